@@ -94,6 +94,12 @@ export const ERRORS = {
     hint: "Read the host's log under the lab directory named in the error; run 'nines lab down' and retry.",
     status: 500,
   },
+  // --- controller, jobs, API (issue 3): add codes here ---
+
+  // --- engines and proxies (issue 4): add codes here ---
+
+  // --- monitoring, alarms, notifications (issue 5): add codes here ---
+
   // --- input and configuration ---
   NINES_E_INVALID_ARGUMENT: {
     message: 'Invalid argument',
