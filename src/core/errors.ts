@@ -95,6 +95,101 @@ export const ERRORS = {
     status: 500,
   },
   // --- controller, jobs, API (issue 3): add codes here ---
+  NINES_E_AUTH_REQUIRED: {
+    message: 'The request needs an API token',
+    hint: 'Send "Authorization: Bearer TOKEN"; the first admin token is in admin.token in the controller data directory (the CLI reads it, or pass --token / NINES_TOKEN).',
+    status: 401,
+  },
+  NINES_E_AUTH_INVALID: {
+    message: 'The API token is not valid',
+    hint: 'The token is wrong or was revoked; ask an admin for a new one (POST /api/v1/tokens) or use the admin.token file of the controller.',
+    status: 401,
+  },
+  NINES_E_AUTH_FORBIDDEN: {
+    message: 'The API token lacks the role this request needs',
+    hint: 'Roles are viewer (read), operator (create and cancel jobs) and admin (tokens, delete); use a token with the role named in the message.',
+    status: 403,
+  },
+  NINES_E_NOT_FOUND: {
+    message: 'No such API route',
+    hint: 'Check the method and path; GET /api/v1/openapi.json lists every route.',
+    status: 404,
+  },
+  NINES_E_CLUSTER_NOT_FOUND: {
+    message: 'No cluster of that name exists',
+    hint: 'Run "nines cluster list" to see the clusters the controller manages.',
+    status: 404,
+  },
+  NINES_E_CLUSTER_EXISTS: {
+    message: 'A cluster of that name already exists or is being created',
+    hint: 'Choose another name in the spec, or delete the existing cluster first with "nines cluster delete NAME".',
+    status: 409,
+  },
+  NINES_E_CONFIRMATION_REQUIRED: {
+    message: 'The operation is destructive and needs an explicit confirmation',
+    hint: 'Pass the cluster name as ?confirm=NAME to the API, or --yes to the CLI.',
+    status: 400,
+  },
+  NINES_E_JOB_NOT_FOUND: {
+    message: 'No job with that id exists',
+    hint: 'Run "nines job list" to see the jobs of the controller.',
+    status: 404,
+  },
+  NINES_E_JOB_TYPE_UNKNOWN: {
+    message: 'No job type of that name is registered',
+    hint: 'Check the job type; test job types exist only when the controller runs with NINES_TEST_JOBS=1.',
+    status: 400,
+  },
+  NINES_E_JOB_NOT_CANCELLABLE: {
+    message: 'The job has already finished and cannot be cancelled',
+    hint: 'Nothing to do; "nines job show ID" shows how it ended.',
+    status: 409,
+  },
+  NINES_E_JOB_CANCELLED: {
+    message: 'The job was cancelled',
+    hint: 'It was cancelled on request; submit it again if the work is still needed.',
+    status: 409,
+  },
+  NINES_E_JOB_INTERRUPTED: {
+    message: 'The job was interrupted because the controller stopped',
+    hint: 'The job type cannot resume after a restart; check the state of the cluster, then submit the job again.',
+    status: 500,
+  },
+  NINES_E_SHUTTING_DOWN: {
+    message: 'The controller is shutting down',
+    hint: 'Retry once the controller has restarted.',
+    status: 503,
+  },
+  NINES_E_TOKEN_NOT_FOUND: {
+    message: 'No API token with that id exists',
+    hint: 'List the tokens with GET /api/v1/tokens.',
+    status: 404,
+  },
+  NINES_E_STORE: {
+    message: 'The controller store (SQLite) failed',
+    hint: 'Check free disk space and permissions of the data directory; the file path is in the error context.',
+    status: 500,
+  },
+  NINES_E_SECRET_KEY: {
+    message: 'Secrets cannot be encrypted or decrypted with the key file',
+    hint: 'The file secret.key in the data directory must be the one the secrets were written with (32 bytes, mode 0600); restore it from backup.',
+    status: 500,
+  },
+  NINES_E_CONTROLLER_RUNNING: {
+    message: 'Another controller is already running on this data directory',
+    hint: 'Stop the other controller (its pid is in the message) or use another --data-dir.',
+    status: 409,
+  },
+  NINES_E_LISTEN: {
+    message: 'The controller cannot listen on the configured address',
+    hint: 'Another program may use the port; choose another with --listen HOST:PORT or NINES_LISTEN.',
+    status: 500,
+  },
+  NINES_E_CONTROLLER_UNREACHABLE: {
+    message: 'The controller API cannot be reached',
+    hint: 'Start it with "nines controller start", or point the CLI at it with --url or NINES_URL.',
+    status: 503,
+  },
 
   // --- engines and proxies (issue 4): add codes here ---
 
