@@ -11,6 +11,7 @@ export interface CommandGroup {
 // Loaded lazily so `nines lab ...` does not pay for the HTTP client and vice versa.
 const GROUPS: Record<string, () => Promise<{ group: CommandGroup }>> = {
   lab: () => import('./commands/lab.ts'),
+  demo: () => import('./commands/demo.ts'),
 };
 
 function mainHelp(): string {
