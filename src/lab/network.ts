@@ -1,6 +1,15 @@
 // The lab's network on this machine: one bridge per lab (the controller's address .1), one network namespace
 // and veth pair per host, and an iptables FORWARD rule so a FORWARD DROP policy (dockerd) does not cut the bridge.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { NinesError } from '../core/errors.ts';
 import { chooseSubnet, parseNetnsName, subnetSeed } from './names.ts';
 import { run, sleep, type LabTools } from './sys.ts';
@@ -64,6 +73,16 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** A lock whose owner died, or that never got its owner's pid written (owner died right after creating it). */
+function lockIsStale(owner: number): boolean {
+  if (owner > 0) return !pidAlive(owner);
+  try {
+    return Date.now() - statSync(SUBNET_LOCK).mtimeMs > 2_000;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs fn while holding the machine-wide subnet lock (a file holding the owner's pid; stale locks are taken over). */
 async function withSubnetLock<T>(fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 20_000;
@@ -76,7 +95,7 @@ async function withSubnetLock<T>(fn: () => Promise<T>): Promise<T> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(SUBNET_LOCK, { encoding: 'utf8', flag: 'a+' }).trim());
-      if (owner > 0 && !pidAlive(owner)) unlinkSync(SUBNET_LOCK);
+      if (lockIsStale(owner)) rmSync(SUBNET_LOCK, { force: true });
       if (Date.now() > deadline) {
         throw new NinesError('NINES_E_LAB_START', `the subnet lock ${SUBNET_LOCK} is held by pid ${owner}`);
       }
@@ -86,7 +105,7 @@ async function withSubnetLock<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
-    unlinkSync(SUBNET_LOCK);
+    rmSync(SUBNET_LOCK, { force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 // The lab for real: hosts reached by the OpenSSH client, per-host isolation, every fault as peers see it, two labs
 // side by side, a lab brought back after a (simulated) reboot, and nothing left behind by `down`.
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -109,10 +109,17 @@ describe('lab of 3 hosts', { timeout: ms(180_000) }, () => {
     console.log(`lab ${inv.name} up in ${Date.now() - started} ms on ${inv.subnet}`);
   });
 
+  let failed = false;
+
+  afterEach((t) => {
+    if (!t.passed) failed = true;
+  });
+
   after(async () => {
     if (!inv) return;
     const pids = inv.hosts.flatMap((h) => hostPids(inv, h.name));
-    await lab.dispose({ keepLogsIn: join(root, '.lab', 'logs') });
+    // A failing scenario keeps the hosts' logs (.lab/logs/<lab>/<host>/).
+    await lab.dispose(failed ? { keepLogsIn: join(root, '.lab', 'logs') } : {});
     await assertLabGone(inv, pids);
   });
 
