@@ -192,6 +192,51 @@ export const ERRORS = {
   },
 
   // --- engines and proxies (issue 4): add codes here ---
+  NINES_E_PACKAGE_MISSING: {
+    message: 'A package the node needs is not installed',
+    hint: 'Install the package named in the message on the host (apt-get install -y PACKAGE), or give the host access to an apt repository so nines can install it.',
+    status: 502,
+  },
+  NINES_E_PORT_IN_USE: {
+    message: 'The database port is already used by another program on the host',
+    hint: 'Stop the program listening on that port (the message names it), or choose another port for the node in the spec.',
+    status: 409,
+  },
+  NINES_E_DB_AUTH: {
+    message: 'The database refused the credentials',
+    hint: 'Check the password of the user named in the message in the spec credentials, and that the user may connect from the controller address.',
+    status: 502,
+  },
+  NINES_E_DB_UNREACHABLE: {
+    message: 'The database server cannot be reached',
+    hint: 'Check that the server runs on the host and listens on the node address and port (bind-address), and that no firewall drops the connection.',
+    status: 502,
+  },
+  NINES_E_DB_QUERY: {
+    message: 'A SQL statement failed',
+    hint: 'Read the server error number and message in the error; the statement is in the error context (without secrets).',
+    status: 502,
+  },
+  NINES_E_DEPLOY_FAILED: {
+    message: 'The deployment did not reach a healthy cluster',
+    hint: 'Read the step and the server log lines in the message; fix the cause and run the deploy again (its steps are idempotent and finish a half-done deploy).',
+    status: 502,
+  },
+  NINES_E_GALERA_NOT_PRIMARY: {
+    message: 'The Galera cluster has no Primary component',
+    hint: 'Some nodes run but none is in a Primary component: recover the cluster (bootstrap the most advanced node) before deploying or adding nodes; nines never bootstraps a second cluster next to running nodes.',
+    status: 409,
+  },
+  NINES_E_TOPOLOGY_INCONSISTENT: {
+    message: 'The cluster topology is inconsistent',
+    hint: 'The message says what is wrong (two writable primaries, a replica following a host outside the spec, ...); fix the replication by hand or correct the spec, then import again.',
+    status: 409,
+  },
+  NINES_E_REMOVE_REFUSED: {
+    message: 'Removing the node was refused',
+    hint: 'Removing the primary or a node whose loss breaks quorum needs force; switch the primary over first, or pass force if you accept the consequence.',
+    status: 409,
+  },
 
   // --- monitoring, alarms, notifications (issue 5): add codes here ---
 
