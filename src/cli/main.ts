@@ -12,6 +12,12 @@ export interface CommandGroup {
 const GROUPS: Record<string, () => Promise<{ group: CommandGroup }>> = {
   lab: () => import('./commands/lab.ts'),
   demo: () => import('./commands/demo.ts'),
+  controller: () => import('./commands/controller.ts'),
+  cluster: () => import('./commands/cluster.ts'),
+  node: () => import('./commands/node.ts'),
+  job: () => import('./commands/job.ts'),
+  events: () => import('./commands/events.ts'),
+  spec: () => import('./commands/spec.ts'),
 };
 
 function mainHelp(): string {

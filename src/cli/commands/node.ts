@@ -1,0 +1,36 @@
+// nines node list [--cluster C]
+import type { CommandGroup } from '../main.ts';
+import { EXIT, UsageError, printJson, printTable } from '../output.ts';
+import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+
+const help = `Usage: nines node list [--cluster NAME]
+
+Lists the nodes of every cluster, or of one.
+
+${CONNECTION_HELP}`;
+
+export const group: CommandGroup = {
+  summary: 'list nodes',
+  help,
+  run: (args) => {
+    const json = args.includes('--json');
+    return runCommand(json, async () => {
+      const { values, positionals } = parseCommand(args, {
+        ...CONNECTION_OPTIONS,
+        cluster: { type: 'string' },
+      });
+      if (values.help) {
+        console.log(help);
+        return EXIT.OK;
+      }
+      if (positionals[0] !== 'list')
+        throw new UsageError(`unknown subcommand 'node ${positionals[0] ?? ''}' (list)`);
+      const client = new ApiClient({ url: values.url, token: values.token });
+      const q = values.cluster ? `?cluster=${encodeURIComponent(values.cluster)}` : '';
+      const { nodes } = await client.get<{ nodes: Record<string, unknown>[] }>(`/nodes${q}`);
+      if (json) printJson({ nodes });
+      else printTable(nodes, ['cluster', 'host', 'port', 'role', 'datacenter', 'priority', 'state']);
+      return EXIT.OK;
+    });
+  },
+};

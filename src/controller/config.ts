@@ -1,0 +1,148 @@
+// Controller configuration: one YAML file + NINES_* environment variables + command-line flags, validated at
+// startup by one zod schema (defaults inside, unknown keys rejected with the key named), then deeply frozen.
+// Precedence: flags > environment > file > defaults.
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { NinesError } from '../core/errors.ts';
+import { deepFreeze } from '../core/spec.ts';
+import { parseOrThrow } from '../core/validation.ts';
+import { defaultDataDir } from './paths.ts';
+
+export { defaultDataDir };
+
+const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+export const ConfigSchema = z.strictObject({
+  /** Where the SQLite file, the secret key and admin.token live. */
+  dataDir: z.string('expected a directory path').min(1, 'expected a directory path'),
+  /** host:port the API listens on (port 0 = any free port). */
+  listen: z
+    .string('expected HOST:PORT')
+    .regex(LISTEN, 'expected HOST:PORT')
+    .refine((v) => Number(LISTEN.exec(v)?.[2]) <= 65535, 'expected a port 0-65535')
+    .default('127.0.0.1:8456'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  jobs: z
+    .strictObject({
+      /** Jobs running at once across all clusters (writing jobs are also limited to one per cluster). */
+      maxConcurrent: z
+        .number('expected a number')
+        .int()
+        .min(1, 'expected 1-256')
+        .max(256, 'expected 1-256')
+        .default(16),
+      /** On SIGTERM, how long running jobs get to reach a checkpoint before they are interrupted. */
+      shutdownGraceMs: z.number('expected a number').int().min(0, 'expected >= 0').default(10_000),
+    })
+    .default({ maxConcurrent: 16, shutdownGraceMs: 10_000 }),
+  api: z
+    .strictObject({
+      /** Interval of SSE heartbeat comments (keeps proxies from closing idle streams). */
+      sseHeartbeatMs: z.number('expected a number').int().min(100, 'expected >= 100').default(15_000),
+      bodyLimitBytes: z.number('expected a number').int().min(1024, 'expected >= 1024').default(1_048_576),
+    })
+    .default({ sseHeartbeatMs: 15_000, bodyLimitBytes: 1_048_576 }),
+  /** Registers test-only job types (test.sleep). Never in production. */
+  testJobs: z.boolean('expected true or false').default(false),
+});
+export type ControllerConfig = Readonly<z.output<typeof ConfigSchema>> & {
+  readonly jobs: Readonly<z.output<typeof ConfigSchema>['jobs']>;
+  readonly api: Readonly<z.output<typeof ConfigSchema>['api']>;
+};
+
+/** The environment variables the controller reads, and where each goes in the config. */
+export const CONFIG_ENV: Readonly<
+  Record<string, { path: readonly string[]; type: 'string' | 'number' | 'boolean' }>
+> = {
+  NINES_DATA_DIR: { path: ['dataDir'], type: 'string' },
+  NINES_LISTEN: { path: ['listen'], type: 'string' },
+  NINES_LOG_LEVEL: { path: ['logLevel'], type: 'string' },
+  NINES_JOBS_MAX_CONCURRENT: { path: ['jobs', 'maxConcurrent'], type: 'number' },
+  NINES_SHUTDOWN_GRACE_MS: { path: ['jobs', 'shutdownGraceMs'], type: 'number' },
+  NINES_SSE_HEARTBEAT_MS: { path: ['api', 'sseHeartbeatMs'], type: 'number' },
+  NINES_TEST_JOBS: { path: ['testJobs'], type: 'boolean' },
+};
+
+export interface LoadConfigOptions {
+  /** Path of the YAML config file (optional; it must exist when given). */
+  readonly file?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags (highest precedence). */
+  readonly overrides?: { readonly dataDir?: string; readonly listen?: string };
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] ?? ''] = value;
+}
+
+function envValue(name: string, raw: string, type: 'string' | 'number' | 'boolean'): unknown {
+  if (type === 'string') return raw;
+  if (type === 'number') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) {
+      throw new NinesError('NINES_E_CONFIG_INVALID', `${name}: expected a number, got '${raw}'`);
+    }
+    return n;
+  }
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'no', ''].includes(raw)) return false;
+  throw new NinesError('NINES_E_CONFIG_INVALID', `${name}: expected 1/0/true/false, got '${raw}'`);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new NinesError('NINES_E_CONFIG_INVALID', `cannot read config file ${file}`, {
+      cause: err,
+      context: { file },
+    });
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    throw new NinesError(
+      'NINES_E_CONFIG_INVALID',
+      `${file}:${pos?.line ?? '?'}:${pos?.col ?? '?'}: ${err.message}`,
+    );
+  }
+  const value = doc.toJS() as unknown;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new NinesError('NINES_E_CONFIG_INVALID', `${file}: expected a mapping of settings`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): ControllerConfig {
+  const env = options.env ?? process.env;
+  const raw: Record<string, unknown> = options.file ? readConfigFile(options.file) : {};
+  for (const [name, { path, type }] of Object.entries(CONFIG_ENV)) {
+    const value = env[name];
+    if (value !== undefined) setPath(raw, path, envValue(name, value, type));
+  }
+  if (options.overrides?.dataDir) raw.dataDir = options.overrides.dataDir;
+  if (options.overrides?.listen) raw.listen = options.overrides.listen;
+  if (raw.dataDir === undefined) raw.dataDir = defaultDataDir(env);
+  const hint = options.file
+    ? `Fix the key named in the message in ${options.file} or in its NINES_* environment variable.`
+    : undefined;
+  const config = parseOrThrow(ConfigSchema, raw, 'NINES_E_CONFIG_INVALID', hint ? { hint } : {});
+  return deepFreeze(config);
+}
+
+/** Splits "host:port" (validated by the schema). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = LISTEN.exec(listen);
+  const host = (m?.[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
+  return { host, port: Number(m?.[2] ?? 0) };
+}

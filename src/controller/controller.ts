@@ -1,0 +1,180 @@
+// The controller: store + events + job runner, wired once. This is the object later features plug into:
+//   controller.jobs.registerJobType({...})        new job types (deploy, failover, backup ...)
+//   controller.store.inventory / .secrets          read and write inventory, credentials
+//   controller.events.emit({...}) / .subscribe()   operator events (stored + live)
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { NinesError } from '../core/errors.ts';
+import { parseSpecText, redactSpec, validateSpec, type CredentialName } from '../core/spec.ts';
+import type { ControllerConfig } from './config.ts';
+import { EventBus } from './events.ts';
+import { clusterCreateJob, clusterDeleteJob } from './jobs/cluster-jobs.ts';
+import { JobRunner } from './jobs/runner.ts';
+import { TEST_JOB_TYPES } from './jobs/test-jobs.ts';
+import type { JobType } from './jobs/types.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { checkKeyFile, tcpProbe, type ProbeHost } from './probe.ts';
+import type { JobRecord } from './store/job-repo.ts';
+import { openStore, type Store } from './store/store.ts';
+
+import { ADMIN_TOKEN_FILE, PID_FILE } from './paths.ts';
+
+export { ADMIN_TOKEN_FILE, PID_FILE };
+
+export interface ControllerOptions {
+  readonly config: ControllerConfig;
+  readonly logger?: Logger;
+  /** Connectivity check of cluster.create (default: TCP connect to the SSH port). */
+  readonly probeHost?: ProbeHost;
+  /** Extra job types to register at start (they may also be registered later with jobs.registerJobType). */
+  readonly jobTypes?: readonly JobType<never>[];
+}
+
+export interface CreateClusterResult {
+  readonly job: JobRecord;
+  readonly warnings: readonly string[];
+  readonly generated: readonly CredentialName[];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One controller per data directory: a pid file, taken over when its process is gone (after a crash). */
+function acquireLock(dataDir: string): string {
+  const file = join(dataDir, PID_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return file;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new NinesError('NINES_E_CONTROLLER_RUNNING', `pid ${pid} holds ${file}`, {
+          context: { pid, file },
+        });
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new NinesError('NINES_E_CONTROLLER_RUNNING', `cannot take ${file}`);
+}
+
+export class Controller {
+  readonly config: ControllerConfig;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly jobs: JobRunner;
+  readonly startedAt = Date.now();
+  private readonly lockFile: string;
+  private closed = false;
+
+  private constructor(options: ControllerOptions, store: Store, lockFile: string) {
+    this.config = options.config;
+    this.logger = options.logger ?? createLogger(options.config.logLevel);
+    this.store = store;
+    this.lockFile = lockFile;
+    this.events = new EventBus(store.events, this.logger);
+    this.jobs = new JobRunner({
+      store,
+      events: this.events,
+      logger: this.logger,
+      maxConcurrent: options.config.jobs.maxConcurrent,
+    });
+    this.jobs.registerJobType(clusterCreateJob(options.probeHost ?? tcpProbe));
+    this.jobs.registerJobType(clusterDeleteJob);
+    if (options.config.testJobs) for (const t of TEST_JOB_TYPES) this.jobs.registerJobType(t);
+    for (const t of options.jobTypes ?? []) this.jobs.registerJobType(t);
+  }
+
+  /** Opens the data directory (lock, key, database, migrations) and makes sure an admin token exists. */
+  static open(options: ControllerOptions): Controller {
+    const store = openStore(options.config.dataDir);
+    let lock: string;
+    try {
+      lock = acquireLock(options.config.dataDir);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    const controller = new Controller(options, store, lock);
+    controller.ensureAdminToken();
+    return controller;
+  }
+
+  get adminTokenFile(): string {
+    return join(this.config.dataDir, ADMIN_TOKEN_FILE);
+  }
+
+  /** Recovers interrupted jobs and starts the job queue. */
+  start(): void {
+    this.jobs.start();
+  }
+
+  private ensureAdminToken(): void {
+    if (this.store.tokens.countActive('admin') > 0) return;
+    const { token } = this.store.tokens.create('admin', 'admin');
+    writeFileSync(this.adminTokenFile, `${token}\n`, { mode: 0o600 });
+    chmodSync(this.adminTokenFile, 0o600);
+    this.logger.info(
+      { file: this.adminTokenFile },
+      `first start: admin API token written to ${this.adminTokenFile}`,
+    );
+  }
+
+  /**
+   * Validates a spec (object, or YAML/JSON text), checks its SSH key file and queues cluster.create.
+   * Nothing is written to the store unless the spec is valid and the name free.
+   */
+  async createCluster(input: unknown, requestedBy?: string): Promise<CreateClusterResult> {
+    const raw = typeof input === 'string' ? parseSpecText(input, 'request body') : input;
+    const { spec, warnings, generated } = validateSpec(raw);
+    await checkKeyFile(spec.ssh.keyFile);
+    // Checked after the await, in the same tick as submit: two requests for one name cannot both pass.
+    if (
+      this.store.inventory.hasCluster(spec.name) ||
+      this.store.jobs.hasActive('cluster.create', spec.name)
+    ) {
+      throw new NinesError('NINES_E_CLUSTER_EXISTS', spec.name, { context: { cluster: spec.name } });
+    }
+    const job = this.jobs.submit({
+      type: 'cluster.create',
+      cluster: spec.name,
+      params: { spec: redactSpec(spec) },
+      secrets: { ...spec.credentials },
+      requestedBy: requestedBy ?? null,
+    });
+    return { job, warnings, generated };
+  }
+
+  /** Queues cluster.delete; `confirm` must repeat the cluster name. */
+  deleteCluster(name: string, confirm: string | undefined, requestedBy?: string): JobRecord {
+    if (!this.store.inventory.hasCluster(name)) {
+      throw new NinesError('NINES_E_CLUSTER_NOT_FOUND', name, { context: { cluster: name } });
+    }
+    if (confirm !== name) {
+      throw new NinesError('NINES_E_CONFIRMATION_REQUIRED', `deleting cluster ${name}`, {
+        context: { cluster: name },
+      });
+    }
+    return this.jobs.submit({ type: 'cluster.delete', cluster: name, requestedBy: requestedBy ?? null });
+  }
+
+  /** Graceful stop: jobs reach a checkpoint or are recorded as interrupted, then the database closes. */
+  async close(graceMs = this.config.jobs.shutdownGraceMs): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.jobs.stop(graceMs);
+    this.store.close();
+    rmSync(this.lockFile, { force: true });
+  }
+}
