@@ -57,7 +57,7 @@ function acquireLock(dataDir: string): string {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(readFileSync(file, 'utf8').trim());
-      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+      if (pid > 0 && isAlive(pid)) {
         throw new NinesError('NINES_E_CONTROLLER_RUNNING', `pid ${pid} holds ${file}`, {
           context: { pid, file },
         });

@@ -57,7 +57,7 @@ export function startController(
       clearTimeout(timer);
       reject(new Error(`controller exited with ${code}:\n${logs.join('\n')}`));
     });
-    const rl = createInterface({ input: proc.stdout! });
+    const rl = createInterface({ input: proc.stdout });
     rl.on('line', (line) => {
       logs.push(line);
       const m = /"url":"(http:\/\/[^"]+)"/.exec(line);

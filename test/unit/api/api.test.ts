@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp, registeredRoutes } from '../../../src/api/app.ts';
 import { openTemp, specFor, waitForState, type TempController } from '../controller/helpers.ts';
 
@@ -29,7 +29,7 @@ after(async () => {
 
 /** Runs a request that must be refused, asserting the store is unchanged. */
 async function refused(
-  req: Parameters<FastifyInstance['inject']>[0] & object,
+  req: InjectOptions,
   status: number,
   code: string,
 ): Promise<{ code: string; message: string; hint: string; problems?: string[] }> {

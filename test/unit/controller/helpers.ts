@@ -7,7 +7,7 @@ import { Controller, type ControllerOptions } from '../../../src/controller/cont
 import type { ProbeHost } from '../../../src/controller/probe.ts';
 import type { JobRecord, JobState } from '../../../src/controller/store/job-repo.ts';
 
-export const okProbe: ProbeHost = async (target) => ({ detail: `fake probe ${target.host}` });
+export const okProbe: ProbeHost = (target) => Promise.resolve({ detail: `fake probe ${target.host}` });
 
 export interface TempController {
   readonly controller: Controller;

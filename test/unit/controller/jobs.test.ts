@@ -127,9 +127,9 @@ test('graceful stop: a resumable job stops at a checkpoint and resumes after res
 test('cluster.create stores the cluster, probes every host and activates it', async () => {
   const probed: string[] = [];
   const t = openTemp({
-    probeHost: async (target) => {
+    probeHost: (target) => {
       probed.push(`${target.host}:${target.port}`);
-      return { detail: 'ok' };
+      return Promise.resolve({ detail: 'ok' });
     },
   });
   try {
@@ -157,9 +157,8 @@ test('cluster.create stores the cluster, probes every host and activates it', as
 
 test('cluster.create fails with the unreachable hosts named, and marks the cluster failed', async () => {
   const t = openTemp({
-    probeHost: async (target) => {
-      throw new NinesError('NINES_E_HOST_UNREACHABLE', `${target.host}: refused`);
-    },
+    probeHost: (target) =>
+      Promise.reject(new NinesError('NINES_E_HOST_UNREACHABLE', `${target.host}: refused`)),
   });
   try {
     const { job } = await t.controller.createCluster(specFor('beta', t.keyFile));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isNinesError, type NinesError } from '../../../src/core/errors.ts';
+import { isNinesError } from '../../../src/core/errors.ts';
 import { loadSpec, parseSpecText, redactSpec, specJsonSchema, validateSpec } from '../../../src/core/spec.ts';
 
 const base = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -16,7 +16,7 @@ function problems(input: unknown): string[] {
     validateSpec(input);
   } catch (err) {
     assert.ok(isNinesError(err, 'NINES_E_SPEC_INVALID'), String(err));
-    return (err as NinesError).context.problems as string[];
+    return err.context.problems as string[];
   }
   assert.fail('expected NINES_E_SPEC_INVALID');
 }
