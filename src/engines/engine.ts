@@ -4,6 +4,7 @@
 // between engines are capability flags and methods, never `if (type === 'galera')` outside an engine.
 import type { ClusterSpec, ClusterType, NodeSpec } from '../core/spec.ts';
 import type { Executor } from '../hosts/executor.ts';
+import type { Topology } from '../core/topology.ts';
 
 /** How an engine reaches the hosts of a cluster. The controller builds executors from spec.ssh. */
 export interface HostAccess {
@@ -25,23 +26,8 @@ export interface EngineContext {
   readonly controllerAddress: string;
 }
 
-export type ObservedRole = 'primary' | 'replica' | 'member' | 'unknown';
-
-export interface TopologyNode {
-  readonly host: string;
-  readonly port: number;
-  readonly role: ObservedRole;
-  /** host:port of the node this one replicates from (replicas/standbys). */
-  readonly source?: string;
-  readonly readOnly?: boolean;
-  /** Engine-specific state in a few words: 'Synced', 'streaming', 'running', ... */
-  readonly state?: string;
-}
-
-export interface Topology {
-  readonly type: ClusterType;
-  readonly nodes: readonly TopologyNode[];
-}
+// The observed topology types live in core/ so proxies/ (a sibling layer) can use them too.
+export type { ObservedRole, Topology, TopologyNode } from '../core/topology.ts';
 
 /** A file rendered from the spec for one node. Rendering is pure; writing is the deploy's job. */
 export interface ConfigFile {
