@@ -1,0 +1,246 @@
+// postgres-streaming on real lab hosts: a deploy interrupted by a standby host crash and finished by a re-run,
+// replication of a row, read-only standbys, quorum sync, discover, add/remove a node, wrong password on import.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestLab, execInLabHost, labFault, sshAnswers, type TestLab } from '../../../src/lab/index.ts';
+import { validateSpec, type ClusterSpec, type NodeSpec } from '../../../src/core/spec.ts';
+import { isNinesError, NinesError } from '../../../src/core/errors.ts';
+import type { EngineContext } from '../../../src/engines/engine.ts';
+import { postgresEngine } from '../../../src/engines/postgres/index.ts';
+import { connectSql, withSql, type SqlClient } from '../../../src/engines/postgres/sql.ts';
+import { PG_USERS, slotName } from '../../../src/engines/postgres/config.ts';
+import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
+
+const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
+const LOGS = join(tmpdir(), 'nines-test-logs');
+
+function makeSpec(addresses: readonly string[], admin = 'admin-secret-1'): ClusterSpec {
+  return validateSpec({
+    name: 'pgit',
+    type: 'postgres-streaming',
+    nodes: addresses.map((host, i) => ({ host, ...(i === 0 ? { role: 'primary' } : {}) })),
+    ssh: { keyFile: '/dev/null' },
+    credentials: { admin, replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
+    options: { synchronous: true },
+  }).spec;
+}
+
+async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
+  let lab: TestLab;
+  let spec: ClusterSpec;
+  let spec4: ClusterSpec;
+  let hosts: ReturnType<typeof labHostAccess>;
+  let failed = false;
+  const ctxFor = (s: ClusterSpec): EngineContext & { lines: string[] } =>
+    labEngineContext(lab.inventory, s, hosts);
+  const admin = (node: NodeSpec, s: ClusterSpec = spec): Promise<SqlClient> =>
+    connectSql({ host: node.host, port: node.port, user: PG_USERS.admin, password: s.credentials.admin });
+  const node = (i: number): NodeSpec => {
+    const n = spec4.nodes[i];
+    assert.ok(n);
+    return n;
+  };
+  const it = (name: string, timeoutMs: number, fn: () => Promise<void>): void => {
+    test(name, { timeout: ms(timeoutMs) }, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+  };
+
+  before(async () => {
+    lab = await createTestLab(4);
+    const addresses = lab.inventory.hosts.map((h) => h.address);
+    spec = makeSpec(addresses.slice(0, 3));
+    spec4 = makeSpec(addresses);
+    hosts = labHostAccess(lab.inventory);
+  });
+
+  after(async () => {
+    await hosts?.close();
+    await lab?.dispose(failed ? { keepLogsIn: LOGS } : {});
+    if (failed) console.error(`host logs kept in ${LOGS}/${lab?.inventory.name}`);
+  });
+
+  it(
+    'a deploy interrupted by a standby host crash fails clearly; a re-run finishes it',
+    240_000,
+    async () => {
+      const h3 = lab.inventory.hosts[2];
+      assert.ok(h3);
+      const base = ctxFor(spec);
+      const crashing: EngineContext = {
+        ...base,
+        log: (l) => base.log(l),
+        async step(name, fn) {
+          if (name.startsWith('standbys: clone')) await labFault(lab.inventory.name, 'h3', 'crash');
+          return base.step(name, fn);
+        },
+      };
+      const err = await postgresEngine.deploy(crashing).then(
+        () => assert.fail('deploy should fail with h3 crashed'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof NinesError, `a NinesError, got ${String(err)}`);
+      base.log(`deploy failed as expected: ${err.code}: ${err.message}`);
+      assert.match(err.message, new RegExp(h3.address.replaceAll('.', '\\.')), err.message);
+
+      await labFault(lab.inventory.name, 'h3', 'restart');
+      await poll(
+        async () => ((await sshAnswers(h3.address, 22, 1000)) ? true : undefined),
+        ms(20_000),
+        'h3 ssh',
+      );
+      const ctx = ctxFor(spec);
+      const topology = await postgresEngine.deploy(ctx);
+      assert.deepEqual(
+        topology.nodes.map((n) => [n.host, n.role, n.source ?? '', n.state]),
+        [
+          [node(0).host, 'primary', '', 'running'],
+          [node(1).host, 'replica', `${node(0).host}:5432`, 'streaming'],
+          [node(2).host, 'replica', `${node(0).host}:5432`, 'streaming'],
+        ],
+      );
+      // The re-run kept the primary and the healthy standby and re-cloned only what was missing.
+      assert.ok(
+        ctx.lines.some((l) => l.includes(`${node(1).host}:5432: already a standby`)),
+        ctx.lines.join('\n'),
+      );
+    },
+  );
+
+  it('a row written on the primary is read on every standby; standbys refuse writes', 60_000, async () => {
+    const primary = await admin(node(0));
+    try {
+      await primary.query('CREATE TABLE IF NOT EXISTS app_rows (id int PRIMARY KEY, v text)');
+      await primary.query(
+        "INSERT INTO app_rows VALUES (1, 'hello') ON CONFLICT (id) DO UPDATE SET v = 'hello'",
+      );
+    } finally {
+      await primary.close();
+    }
+    for (const i of [1, 2]) {
+      const c = await admin(node(i));
+      try {
+        const rows = await poll(
+          async () => {
+            const r = await c.query<{ v: string }>('SELECT v FROM app_rows WHERE id = 1');
+            return r.length > 0 ? r : undefined;
+          },
+          ms(10_000),
+          `row on ${node(i).host}`,
+        );
+        assert.deepEqual(rows, [{ v: 'hello' }]);
+        await assert.rejects(c.query("INSERT INTO app_rows VALUES (2, 'no')"), (e: unknown) => {
+          assert.ok(isNinesError(e, 'NINES_E_DB_QUERY'), String(e));
+          assert.equal(e.context.sqlState, '25006');
+          assert.match(e.message, /cannot execute INSERT in a read-only transaction/);
+          return true;
+        });
+      } finally {
+        await c.close();
+      }
+    }
+  });
+
+  it('pg_stat_replication shows 2 streaming standbys in the quorum', 30_000, async () => {
+    const rows = await withSql(
+      { host: node(0).host, port: 5432, user: PG_USERS.admin, password: spec.credentials.admin },
+      {},
+      (c) =>
+        c.query<{ state: string; sync_state: string }>(
+          'SELECT state, sync_state FROM pg_stat_replication ORDER BY application_name',
+        ),
+    );
+    assert.deepEqual(rows, [
+      { state: 'streaming', sync_state: 'quorum' },
+      { state: 'streaming', sync_state: 'quorum' },
+    ]);
+    const names = await withSql(
+      { host: node(1).host, port: 5432, user: PG_USERS.admin, password: spec.credentials.admin },
+      {},
+      (c) => c.query<{ s: string }>('SHOW synchronous_standby_names'),
+    );
+    assert.match(Object.values(names[0] ?? {})[0] as string, /^ANY 1 \(/, 'a standby keeps the list too');
+  });
+
+  it('discover returns the deployed topology', 30_000, async () => {
+    const topology = await postgresEngine.discover(ctxFor(spec));
+    assert.deepEqual(
+      topology.nodes.map((n) => [n.host, n.role, n.source ?? '', n.readOnly]),
+      [
+        [node(0).host, 'primary', '', false],
+        [node(1).host, 'replica', `${node(0).host}:5432`, true],
+        [node(2).host, 'replica', `${node(0).host}:5432`, true],
+      ],
+    );
+  });
+
+  it(
+    'adds a 4th node, then removes it (slot dropped, pg_hba updated); refuses to remove the primary',
+    180_000,
+    async () => {
+      const h4 = node(3);
+      const added = await postgresEngine.addNode(ctxFor(spec4), h4);
+      assert.deepEqual(added.nodes.find((n) => n.host === h4.host)?.state, 'streaming');
+      const slots = async (): Promise<string[]> =>
+        withSql(
+          { host: node(0).host, port: 5432, user: PG_USERS.admin, password: spec.credentials.admin },
+          {},
+          (c) => c.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots ORDER BY 1'),
+        ).then((r) => r.map((x) => x.slot_name));
+      assert.ok((await slots()).includes(slotName(h4)));
+
+      await assert.rejects(
+        postgresEngine.removeNode(ctxFor(spec4), node(0), { force: false }),
+        (e: unknown) => isNinesError(e, 'NINES_E_REMOVE_REFUSED'),
+      );
+
+      const removed = await postgresEngine.removeNode(ctxFor(spec4), h4, { force: false });
+      assert.equal(removed.nodes.length, 3);
+      assert.ok(!(await slots()).includes(slotName(h4)), 'slot dropped');
+      const hba = await execInLabHost(lab.inventory, 'h1', ['cat', '/etc/postgresql/15/main/pg_hba.conf']);
+      assert.ok(!hba.stdout.includes(h4.host), 'h4 no longer in pg_hba.conf');
+      await assert.rejects(
+        connectSql(
+          { host: h4.host, port: 5432, user: PG_USERS.admin, password: 'x' },
+          { connectTimeoutMs: 2000 },
+        ),
+        (e: unknown) => isNinesError(e, 'NINES_E_DB_UNREACHABLE'),
+        'h4 stopped',
+      );
+    },
+  );
+
+  it('import with a wrong admin password fails with NINES_E_DB_AUTH', 30_000, async () => {
+    const wrong = makeSpec(
+      spec.nodes.map((n) => n.host),
+      'not-the-password',
+    );
+    await assert.rejects(postgresEngine.discover(ctxFor(wrong)), (e: unknown) => {
+      assert.ok(isNinesError(e, 'NINES_E_DB_AUTH'), String(e));
+      assert.ok(!e.message.includes('not-the-password'));
+      return true;
+    });
+  });
+});
