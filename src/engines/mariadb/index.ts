@@ -1,0 +1,28 @@
+// The mariadb-replication engine: one primary, GTID replicas (optionally semi-synchronous).
+import type { Engine } from '../engine.ts';
+import { renderReplicationConfig } from './config.ts';
+import { deployReplication } from './deploy.ts';
+import { discoverReplication } from './discover.ts';
+import { addReplicationNode, removeReplicationNode } from './nodes.ts';
+
+export const mariadbReplicationEngine: Engine = {
+  type: 'mariadb-replication',
+  capabilities: { multiWriter: false, synchronousReplication: true, singlePrimary: true },
+  renderNodeConfig: renderReplicationConfig,
+  deploy: deployReplication,
+  discover: (ctx) => discoverReplication(ctx),
+  addNode: addReplicationNode,
+  removeNode: removeReplicationNode,
+};
+
+export { classifyReplication, observeReplication, primaryOf } from './discover.ts';
+export type { NodeObservation } from './discover.ts';
+export { initialPrimary } from './deploy.ts';
+export {
+  changeMasterScript,
+  replicateFrom,
+  replicaStatus,
+  setReadOnly,
+  stopReplication,
+  waitReplicaRunning,
+} from './replication.ts';

@@ -1,0 +1,201 @@
+// mariadb-replication on real lab hosts: deploy 3 nodes (semi-sync), a row written on the primary read back on
+// every replica, read-only replicas for a non-SUPER user, import, add and remove a 4th node, refusals and
+// wrong credentials.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createTestLab, type TestLab } from '../../../src/lab/index.ts';
+import { validateSpec, type ClusterSpec, type NodeSpec } from '../../../src/core/spec.ts';
+import { isNinesError } from '../../../src/core/errors.ts';
+import type { Topology } from '../../../src/engines/engine.ts';
+import { mariadbReplicationEngine } from '../../../src/engines/mariadb/index.ts';
+import {
+  adminEndpoint,
+  connectSql,
+  sqlErrno,
+  withSql,
+  type SqlClient,
+} from '../../../src/engines/mysql/index.ts';
+import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
+
+const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
+const LOGS = join(import.meta.dirname, '..', '..', '..', '.lab', 'logs');
+
+function makeSpec(addresses: readonly string[], admin = 'admin-secret-1'): ClusterSpec {
+  return validateSpec({
+    name: 'mdbit',
+    type: 'mariadb-replication',
+    nodes: addresses.map((host, i) => ({ host, ...(i === 0 ? { role: 'primary' } : {}) })),
+    ssh: { keyFile: '/dev/null' },
+    credentials: { admin, replication: "repl'secret\\1", monitor: 'monitor-secret-1' },
+    options: { semiSync: true },
+  }).spec;
+}
+
+async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function summary(t: Topology): string[] {
+  return t.nodes.map((n) => `${n.host}:${n.port} ${n.role}${n.source ? ` <- ${n.source}` : ''}`);
+}
+
+describe('mariadb-replication on lab hosts', { timeout: ms(600_000) }, () => {
+  let lab: TestLab;
+  let spec: ClusterSpec;
+  let spec4: ClusterSpec;
+  let hosts: ReturnType<typeof labHostAccess>;
+  let failed = false;
+  let deployed: Topology;
+  const node = (i: number): NodeSpec => {
+    const n = spec4.nodes[i];
+    assert.ok(n);
+    return n;
+  };
+  const admin = (n: NodeSpec): Promise<SqlClient> => connectSql(adminEndpoint(spec, n));
+
+  before(async () => {
+    lab = await createTestLab(4);
+    const addresses = lab.inventory.hosts.map((h) => h.address);
+    spec = makeSpec(addresses.slice(0, 3));
+    spec4 = makeSpec(addresses);
+    hosts = labHostAccess(lab.inventory);
+  });
+
+  afterEach((t) => {
+    if ('passed' in t && t.passed === false) failed = true;
+  });
+
+  after(async () => {
+    await hosts?.close();
+    await lab?.dispose(failed ? { keepLogsIn: LOGS } : {});
+    if (failed) console.error(`host logs kept in ${LOGS}/${lab?.inventory.name}`);
+  });
+
+  test('deploys a primary and two replicas', { timeout: ms(120_000) }, async () => {
+    const ctx = labEngineContext(lab.inventory, spec, hosts);
+    deployed = await mariadbReplicationEngine.deploy(ctx);
+    assert.deepEqual(summary(deployed), [
+      `${node(0).host}:3306 primary`,
+      `${node(1).host}:3306 replica <- ${node(0).host}:3306`,
+      `${node(2).host}:3306 replica <- ${node(0).host}:3306`,
+    ]);
+    assert.equal(deployed.nodes[0]?.readOnly, false);
+    assert.ok(deployed.nodes.slice(1).every((n) => n.readOnly === true && n.state === 'replicating'));
+    assert.ok(ctx.steps.some((s) => s.startsWith('make the primary')));
+    assert.ok(!ctx.lines.join('\n').includes('admin-secret-1'), 'no secret in the job log');
+  });
+
+  test('a row written on the primary is read on every replica', { timeout: ms(60_000) }, async () => {
+    await withSql(adminEndpoint(spec, node(0)), async (c) => {
+      await c.execute('CREATE DATABASE IF NOT EXISTS app');
+      await c.execute('CREATE TABLE IF NOT EXISTS app.t (id INT PRIMARY KEY, v VARCHAR(20))');
+      await c.execute('REPLACE INTO app.t VALUES (1, ?)', ['hello']);
+    });
+    for (const i of [1, 2]) {
+      const v = await poll(`row on ${node(i).host}`, ms(10_000), async () => {
+        const rows = await withSql(adminEndpoint(spec, node(i)), (c) =>
+          c.query('SELECT v FROM app.t WHERE id = 1'),
+        );
+        return rows[0]?.v as string | undefined;
+      });
+      assert.equal(v, 'hello');
+    }
+  });
+
+  test(
+    'replicas refuse writes of a non-SUPER user (1290), the primary accepts them',
+    { timeout: ms(60_000) },
+    async () => {
+      await withSql(adminEndpoint(spec, node(0)), async (c) => {
+        await c.execute(`CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'app-secret-1'`);
+        await c.execute(`GRANT SELECT, INSERT, UPDATE, DELETE ON app.* TO 'app'@'%'`);
+      });
+      const appAt = (n: NodeSpec) => ({ host: n.host, port: n.port, user: 'app', password: 'app-secret-1' });
+      for (const i of [1, 2]) {
+        const err = await poll(`app user on ${node(i).host}`, ms(10_000), async () => {
+          const c = await connectSql(appAt(node(i)));
+          try {
+            await c.execute('INSERT INTO app.t VALUES (?, ?)', [10 + i, 'nope']);
+            return new Error('the replica accepted a write');
+          } catch (e) {
+            return e;
+          } finally {
+            await c.close();
+          }
+        });
+        assert.ok(isNinesError(err, 'NINES_E_DB_QUERY'), String(err));
+        assert.equal(sqlErrno(err), 1290);
+      }
+      await withSql(appAt(node(0)), (c) => c.execute('INSERT INTO app.t VALUES (2, ?)', ['from app']));
+    },
+  );
+
+  test('import (discover) returns the deployed topology', { timeout: ms(30_000) }, async () => {
+    const found = await mariadbReplicationEngine.discover(labEngineContext(lab.inventory, spec, hosts));
+    assert.deepEqual(summary(found), summary(deployed));
+  });
+
+  test('import with a wrong admin password fails with NINES_E_DB_AUTH', { timeout: ms(30_000) }, async () => {
+    const wrong = makeSpec(
+      spec.nodes.map((n) => n.host),
+      'wrong-password-1',
+    );
+    await assert.rejects(
+      mariadbReplicationEngine.discover(labEngineContext(lab.inventory, wrong, hosts)),
+      (err) => isNinesError(err, 'NINES_E_DB_AUTH'),
+    );
+  });
+
+  test(
+    'a re-run of the deploy on the running cluster is a no-op that succeeds',
+    { timeout: ms(60_000) },
+    async () => {
+      const ctx = labEngineContext(lab.inventory, spec, hosts);
+      const again = await mariadbReplicationEngine.deploy(ctx);
+      assert.deepEqual(summary(again), summary(deployed));
+      assert.ok(ctx.lines.some((l) => l.startsWith('already running')));
+    },
+  );
+
+  test('removing the primary is refused without force', { timeout: ms(30_000) }, async () => {
+    const ctx = labEngineContext(lab.inventory, spec, hosts);
+    await assert.rejects(mariadbReplicationEngine.removeNode(ctx, node(0), { force: false }), (err) =>
+      isNinesError(err, 'NINES_E_REMOVE_REFUSED'),
+    );
+  });
+
+  test('adds a 4th node as a replica, then removes it', { timeout: ms(180_000) }, async () => {
+    const added = await mariadbReplicationEngine.addNode(
+      labEngineContext(lab.inventory, spec4, hosts),
+      node(3),
+    );
+    assert.equal(added.nodes.length, 4);
+    assert.deepEqual(summary(added).at(-1), `${node(3).host}:3306 replica <- ${node(0).host}:3306`);
+    const rows = await withSql(adminEndpoint(spec, node(3)), (c) =>
+      c.query('SELECT v FROM app.t ORDER BY id'),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ['hello', 'from app'],
+    );
+    const after4 = await mariadbReplicationEngine.removeNode(
+      labEngineContext(lab.inventory, spec4, hosts),
+      node(3),
+      { force: false },
+    );
+    assert.deepEqual(summary(after4), summary(deployed));
+    await assert.rejects(admin(node(3)), (err) => isNinesError(err, 'NINES_E_DB_UNREACHABLE'));
+  });
+});
