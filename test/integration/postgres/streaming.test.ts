@@ -89,18 +89,23 @@ describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
       const h3 = lab.inventory.hosts[2];
       assert.ok(h3);
       const base = ctxFor(spec);
+      // h3 crashes while pg_basebackup copies the primary to it (its slot is left active on the primary).
+      let crash: Promise<void> | undefined;
       const crashing: EngineContext = {
         ...base,
-        log: (l) => base.log(l),
-        async step(name, fn) {
-          if (name.startsWith('standbys: clone')) await labFault(lab.inventory.name, 'h3', 'crash');
-          return base.step(name, fn);
+        log(line) {
+          base.log(line);
+          if (line.startsWith(`${h3.address}:5432: cloning`))
+            crash ??= labFault(lab.inventory.name, 'h3', 'crash');
         },
+        step: (name, fn) => base.step(name, fn),
       };
       const err = await postgresEngine.deploy(crashing).then(
         () => assert.fail('deploy should fail with h3 crashed'),
         (e: unknown) => e,
       );
+      assert.ok(crash, 'h3 was crashed during its clone');
+      await crash;
       assert.ok(err instanceof NinesError, `a NinesError, got ${String(err)}`);
       base.log(`deploy failed as expected: ${err.code}: ${err.message}`);
       assert.match(err.message, new RegExp(h3.address.replaceAll('.', '\\.')), err.message);
@@ -216,7 +221,16 @@ describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
         (e: unknown) => isNinesError(e, 'NINES_E_REMOVE_REFUSED'),
       );
 
+      // A persistent (monitor-style) connection to h4 learns that its server went away.
+      let broken: unknown;
+      const probe = await connectSql(
+        { host: h4.host, port: 5432, user: PG_USERS.admin, password: spec.credentials.admin },
+        { onBroken: (e) => (broken = e) },
+      );
       const removed = await postgresEngine.removeNode(ctxFor(spec4), h4, { force: false });
+      await poll(() => Promise.resolve(broken === undefined ? undefined : true), ms(10_000), 'onBroken');
+      assert.ok(isNinesError(broken, 'NINES_E_DB_UNREACHABLE'), String(broken));
+      assert.ok(probe.closed);
       assert.equal(removed.nodes.length, 3);
       assert.ok(!(await slots()).includes(slotName(h4)), 'slot dropped');
       const hba = await execInLabHost(lab.inventory, 'h1', ['cat', '/etc/postgresql/15/main/pg_hba.conf']);
