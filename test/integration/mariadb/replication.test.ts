@@ -4,10 +4,10 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createTestLab, type TestLab } from '../../../src/lab/index.ts';
+import { createTestLab, labFault, type TestLab } from '../../../src/lab/index.ts';
 import { validateSpec, type ClusterSpec, type NodeSpec } from '../../../src/core/spec.ts';
 import { isNinesError } from '../../../src/core/errors.ts';
-import type { Topology } from '../../../src/engines/engine.ts';
+import type { EngineContext, Topology } from '../../../src/engines/engine.ts';
 import { mariadbReplicationEngine } from '../../../src/engines/mariadb/index.ts';
 import {
   adminEndpoint,
@@ -83,19 +83,47 @@ describe('mariadb-replication on lab hosts', { timeout: ms(600_000) }, () => {
     if (failed) console.error(`host logs kept in ${LOGS}/${lab?.inventory.name}`);
   });
 
-  test('deploys a primary and two replicas', { timeout: ms(120_000) }, async () => {
-    const ctx = labEngineContext(lab.inventory, spec, hosts);
-    deployed = await mariadbReplicationEngine.deploy(ctx);
-    assert.deepEqual(summary(deployed), [
-      `${node(0).host}:3306 primary`,
-      `${node(1).host}:3306 replica <- ${node(0).host}:3306`,
-      `${node(2).host}:3306 replica <- ${node(0).host}:3306`,
-    ]);
-    assert.equal(deployed.nodes[0]?.readOnly, false);
-    assert.ok(deployed.nodes.slice(1).every((n) => n.readOnly === true && n.state === 'replicating'));
-    assert.ok(ctx.steps.some((s) => s.startsWith('make the primary')));
-    assert.ok(!ctx.lines.join('\n').includes('admin-secret-1'), 'no secret in the job log');
+  test('a deploy interrupted by a replica host crash fails clearly', { timeout: ms(120_000) }, async () => {
+    const base = labEngineContext(lab.inventory, spec, hosts);
+    const crashing: EngineContext = {
+      ...base,
+      log: (l) => base.log(l),
+      async step(name, fn) {
+        if (name.startsWith('start replication')) await labFault(lab.inventory.name, 'h2', 'crash');
+        return base.step(name, fn);
+      },
+    };
+    const err = await mariadbReplicationEngine.deploy(crashing).then(
+      () => assert.fail('the deploy succeeded with a crashed host'),
+      (e: unknown) => e,
+    );
+    assert.ok(isNinesError(err), String(err));
+    console.log(`deploy failed as expected: ${err.code}: ${err.message}`);
+    assert.ok(
+      ['NINES_E_HOST_UNREACHABLE', 'NINES_E_DEPLOY_FAILED'].includes(err.code),
+      `${err.code}: ${err.message}`,
+    );
+    assert.match(err.message, new RegExp(node(1).host.replaceAll('.', '\\.')));
+    await labFault(lab.inventory.name, 'h2', 'restart');
   });
+
+  test(
+    'deploys a primary and two replicas (re-run finishes the interrupted deploy)',
+    { timeout: ms(120_000) },
+    async () => {
+      const ctx = labEngineContext(lab.inventory, spec, hosts);
+      deployed = await mariadbReplicationEngine.deploy(ctx);
+      assert.deepEqual(summary(deployed), [
+        `${node(0).host}:3306 primary`,
+        `${node(1).host}:3306 replica <- ${node(0).host}:3306`,
+        `${node(2).host}:3306 replica <- ${node(0).host}:3306`,
+      ]);
+      assert.equal(deployed.nodes[0]?.readOnly, false);
+      assert.ok(deployed.nodes.slice(1).every((n) => n.readOnly === true && n.state === 'replicating'));
+      assert.ok(ctx.steps.some((s) => s.startsWith('make the primary')));
+      assert.ok(!ctx.lines.join('\n').includes('admin-secret-1'), 'no secret in the job log');
+    },
+  );
 
   test('a row written on the primary is read on every replica', { timeout: ms(60_000) }, async () => {
     await withSql(adminEndpoint(spec, node(0)), async (c) => {
