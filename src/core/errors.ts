@@ -192,6 +192,31 @@ export const ERRORS = {
   },
 
   // --- engines and proxies (issue 4): add codes here ---
+  NINES_E_ENDPOINT_NOT_CONFIGURED: {
+    message: 'The cluster spec has no application endpoint',
+    hint: 'Add an endpoint section to the spec (endpoint.proxies, and optionally writePort, readPort, virtualIp) and apply it.',
+    status: 400,
+  },
+  NINES_E_PROXY_CONFIG_INVALID: {
+    message: 'HAProxy or Keepalived rejected the configuration nines rendered',
+    hint: 'The checker output is in the error context; the running proxy keeps its previous configuration. Check the installed haproxy/keepalived versions (HAProxy 2.4+ and Keepalived 2.x are supported) and report the output.',
+    status: 500,
+  },
+  NINES_E_PROXY_NOT_LISTENING: {
+    message: 'The proxy started but does not listen on its ports',
+    hint: 'Another program may hold the write, read or stats port on the proxy host (ss -ltnp shows it); free the port or choose other ports in endpoint.writePort/readPort.',
+    status: 502,
+  },
+  NINES_E_HAPROXY_RUNTIME: {
+    message: 'The HAProxy runtime API refused a command or cannot be reached',
+    hint: 'Check that HAProxy runs on the proxy host with the admin socket /run/haproxy/admin.sock (nines deploys it so) and that socat is installed; the command and answer are in the error context.',
+    status: 502,
+  },
+  NINES_E_VIP_NOT_HELD: {
+    message: 'The virtual IP is not held by exactly one proxy host',
+    hint: 'Check keepalived on the proxy hosts (its log is /var/log/keepalived.log in direct mode), that VRRP (IP protocol 112) passes between them, and that virtual_router_id is not used by another VRRP group on the network.',
+    status: 502,
+  },
   NINES_E_PACKAGE_MISSING: {
     message: 'A package the node needs is not installed',
     hint: 'Install the package named in the message on the host (apt-get install -y PACKAGE), or give the host access to an apt repository so nines can install it.',
