@@ -12,7 +12,11 @@ export const HOST_MOUNTS: readonly (readonly [string, string])[] = [
   ['root', '/root'],
   ['etc-ssh', '/etc/ssh'],
   ['etc-hosts', '/etc/hosts'],
+  ['etc-haproxy', '/etc/haproxy'],
+  ['etc-keepalived', '/etc/keepalived'],
 ];
+/** Directories of HOST_MOUNTS seeded with a copy of this machine's /etc/<name> (package defaults). */
+export const SEEDED_ETC: readonly string[] = ['mysql', 'haproxy', 'keepalived'];
 /** Bound last: it may hide the lab directory itself (when the lab lives under /tmp). */
 export const HOST_TMP: readonly [string, string] = ['tmp', '/tmp'];
 

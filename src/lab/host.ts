@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import {
   closeSync,
+  existsSync,
   cpSync,
   mkdirSync,
   openSync,
@@ -18,7 +19,14 @@ import { join, relative } from 'node:path';
 import { NinesError } from '../core/errors.ts';
 import type { ExecResult } from '../hosts/executor.ts';
 import { ensureHostCgroup, hostCgroupPath, thawHost } from './cgroup.ts';
-import { HOST_MOUNTS, HOST_TMP, renderHostInit, type HostInitParams, type Ids } from './host-init.ts';
+import {
+  HOST_MOUNTS,
+  HOST_TMP,
+  SEEDED_ETC,
+  renderHostInit,
+  type HostInitParams,
+  type Ids,
+} from './host-init.ts';
 import { findHost, type CgroupInfo, type LabHost, type LabInventory } from './inventory.ts';
 import { labTools, pollUntil, run, sleep, type LabTools } from './sys.ts';
 
@@ -55,11 +63,14 @@ export async function prepareHostDirs(
     mkdirSync(target, { recursive: true }); // mount point on this machine (exists when the package is installed)
     mkdirSync(join(h.dataDir, dir), { recursive: true, mode: 0o755 });
   }
-  cpSync('/etc/mysql', join(h.dataDir, 'etc-mysql'), {
-    recursive: true,
-    force: true,
-    verbatimSymlinks: true,
-  });
+  for (const name of SEEDED_ETC) {
+    if (!existsSync(`/etc/${name}`)) continue;
+    cpSync(`/etc/${name}`, join(h.dataDir, `etc-${name}`), {
+      recursive: true,
+      force: true,
+      verbatimSymlinks: true,
+    });
+  }
   cpSync('/etc/ssh', join(h.dataDir, 'etc-ssh'), {
     recursive: true,
     verbatimSymlinks: true,
