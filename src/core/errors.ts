@@ -264,6 +264,26 @@ export const ERRORS = {
   },
 
   // --- monitoring, alarms, notifications (issue 5): add codes here ---
+  NINES_E_MONITOR_CONFIG_INVALID: {
+    message: 'The monitoring thresholds or alarm settings are invalid',
+    hint: 'Fix the key named in the message; every threshold is a positive number and a warning level must not exceed its critical level.',
+    status: 400,
+  },
+  NINES_E_NOTIFY_CHANNEL_INVALID: {
+    message: 'The notification channel configuration is invalid',
+    hint: 'Fix the field named in the message; docs/monitoring.md lists the fields of webhook, slack and email channels.',
+    status: 400,
+  },
+  NINES_E_NOTIFY_DELIVERY_FAILED: {
+    message: 'A notification could not be delivered',
+    hint: 'Check that the webhook URL or SMTP server is reachable from the controller and accepts the request; the HTTP status or SMTP reply is in the message. Failed deliveries are retried with backoff.',
+    status: 502,
+  },
+  NINES_E_NOTIFY_TIMEOUT: {
+    message: 'A notification endpoint did not answer within the timeout',
+    hint: 'The webhook or SMTP server is slow or unreachable; check it, or raise the channel timeoutMs.',
+    status: 504,
+  },
 
   // --- input and configuration ---
   NINES_E_INVALID_ARGUMENT: {

@@ -1,0 +1,262 @@
+// What the monitor sees: one NodeObservation per node per probe tick, gathered into a frozen ClusterSnapshot that
+// every monitoring decision (health, alarms) reads and nothing mutates (Patroni: observe, freeze, then decide).
+// Engine-neutral fields at the top level; what only one engine has lives in an optional sub-object
+// (`replication` with a `kind`, `galera`). Pure: no I/O. Times are epoch milliseconds.
+import { z } from 'zod';
+import { NinesError } from './errors.ts';
+import { deepFreeze, type ClusterType } from './spec.ts';
+import { issuesToProblems, problemsDetail } from './validation.ts';
+
+/** The role a node showed when probed ('member' = Galera node; 'unknown' = not reachable or not determined). */
+export type ObservedNodeRole = 'primary' | 'replica' | 'member' | 'unknown';
+
+/** Why a probe failed: a stable NinesError code (e.g. NINES_E_HOST_UNREACHABLE) and a message without secrets. */
+export interface ObservationError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A MariaDB replica's view of its replication (SHOW REPLICA STATUS). */
+export interface MariadbReplication {
+  readonly kind: 'mariadb';
+  /** host:port of the source (Master_Host:Master_Port); null when no source is configured. */
+  readonly source: string | null;
+  /** Slave_IO_Running = Yes. */
+  readonly ioRunning: boolean;
+  /** Slave_SQL_Running = Yes. */
+  readonly sqlRunning: boolean;
+  /** Seconds_Behind_Master; null when MariaDB does not know (a thread is stopped). */
+  readonly lagSeconds: number | null;
+  /** Last_IO_Error or Last_SQL_Error, whichever is set; null when none. */
+  readonly lastError: string | null;
+}
+
+/** A PostgreSQL standby's view of its replication (pg_stat_wal_receiver, pg_last_wal_*_lsn). */
+export interface PostgresReplication {
+  readonly kind: 'postgres';
+  /** host:port of the upstream (from primary_conninfo); null when unknown. */
+  readonly source: string | null;
+  /** pg_stat_wal_receiver.status ('streaming', 'startup', 'catchup', 'stopping', ...); null = no WAL receiver. */
+  readonly receiverStatus: string | null;
+  /** pg_last_wal_receive_lsn() as text (e.g. '0/3000148'); null when nothing received. */
+  readonly receivedLsn: string | null;
+  /** pg_last_wal_replay_lsn() as text; null when nothing replayed. */
+  readonly replayedLsn: string | null;
+  /** received - replayed, in bytes; null when unknown. */
+  readonly lagBytes: number | null;
+  /** now() - pg_last_xact_replay_timestamp() when there is WAL to replay, else 0; null when unknown. */
+  readonly lagSeconds: number | null;
+}
+
+export type ReplicationObservation = MariadbReplication | PostgresReplication;
+
+/** A Galera node's wsrep status variables. */
+export interface GaleraObservation {
+  /** wsrep_cluster_status: 'Primary', 'non-Primary' or 'Disconnected'. */
+  readonly clusterStatus: string;
+  /** wsrep_cluster_size: members of the component this node is in. */
+  readonly clusterSize: number;
+  /** wsrep_local_state_comment: 'Synced', 'Donor/Desynced', 'Joining', 'Joined', ... */
+  readonly localState: string;
+  /** wsrep_ready = ON: the node accepts queries. */
+  readonly ready: boolean;
+  /** wsrep_flow_control_paused: fraction of time paused by flow control since the last read (0..1). */
+  readonly flowControlPaused: number;
+  /** wsrep_local_recv_queue: write-sets waiting to be applied. */
+  readonly recvQueue: number;
+  /** wsrep_last_committed: seqno of the last committed write-set. */
+  readonly lastCommitted: number;
+}
+
+/** Operating-system figures of the node's host (collected over SSH, less often than SQL probes). */
+export interface HostStats {
+  /** CPU busy, percent 0..100. */
+  readonly cpuPct?: number;
+  /** Memory used (excluding page cache), percent 0..100. */
+  readonly memPct?: number;
+  /** Use of the filesystem holding the data directory, percent 0..100. */
+  readonly diskPct?: number;
+  /** 1-minute load average. */
+  readonly load1?: number;
+}
+
+/** What one probe tick saw of one node. Only `time` and `reachable` are always present. */
+export interface NodeObservation {
+  /** When the probe finished. */
+  readonly time: number;
+  /** The probe reached the database and got answers. */
+  readonly reachable: boolean;
+  /** Why the probe failed (set when reachable is false; may also describe a partial failure). */
+  readonly error?: ObservationError;
+  /** The role the node reported; 'unknown' when unreachable. */
+  readonly role: ObservedNodeRole;
+  /** The node refuses writes (read_only / default_transaction_read_only / standby). */
+  readonly readOnly?: boolean;
+  /** Set on MariaDB replicas and PostgreSQL standbys. */
+  readonly replication?: ReplicationObservation;
+  /** Set on Galera nodes. */
+  readonly galera?: GaleraObservation;
+  /** Client connections open now. */
+  readonly connections?: number;
+  /** Configured maximum of client connections. */
+  readonly maxConnections?: number;
+  readonly queriesPerSecond?: number;
+  readonly transactionsPerSecond?: number;
+  /** Age in seconds of the oldest running statement of a client (not replication threads); 0 when none. */
+  readonly longestQuerySeconds?: number;
+  readonly host?: HostStats;
+}
+
+/** A maintenance window: alarms are not raised for its scope until `until`. */
+export interface MaintenanceWindow {
+  readonly until: number;
+  /** Free text from the operator ("kernel upgrade"). */
+  readonly reason?: string;
+}
+
+/** A threshold with two levels and a clear margin (hysteresis): raised above a level, cleared below level - margin. */
+export interface LevelThreshold {
+  readonly warning: number;
+  /** Absent: the value never becomes critical. */
+  readonly critical?: number;
+  readonly clearMargin: number;
+}
+
+/** Numbers the health classification and the alarm rules use; configurable per cluster. */
+export interface MonitorThresholds {
+  /** Consecutive failed probes before a node is down (one failure = pending). */
+  readonly downAfterFailures: number;
+  /** Replication lag (seconds): warning level = the spec's options.maxLagSeconds. */
+  readonly lagSeconds: LevelThreshold;
+  readonly diskPct: LevelThreshold;
+  readonly memPct: LevelThreshold;
+  readonly cpuPct: LevelThreshold;
+  /** Age (seconds) of the oldest running client statement. */
+  readonly longQuerySeconds: LevelThreshold;
+}
+
+export const DEFAULT_THRESHOLDS: MonitorThresholds = deepFreeze({
+  downAfterFailures: 2,
+  lagSeconds: { warning: 30, clearMargin: 5 },
+  diskPct: { warning: 85, critical: 95, clearMargin: 3 },
+  memPct: { warning: 90, critical: 97, clearMargin: 3 },
+  cpuPct: { warning: 90, clearMargin: 10 },
+  longQuerySeconds: { warning: 300, critical: 3600, clearMargin: 0 },
+});
+
+const level = z
+  .strictObject({
+    warning: z.number('expected a number').positive('expected a positive number'),
+    critical: z.number('expected a number').positive('expected a positive number').optional(),
+    clearMargin: z.number('expected a number').min(0, 'expected 0 or more'),
+  })
+  .partial();
+const ThresholdsSchema = z.strictObject({
+  downAfterFailures: z
+    .number('expected a number')
+    .int('expected an integer 1-100')
+    .min(1, 'expected an integer 1-100')
+    .max(100, 'expected an integer 1-100')
+    .optional(),
+  lagSeconds: level.optional(),
+  diskPct: level.optional(),
+  memPct: level.optional(),
+  cpuPct: level.optional(),
+  longQuerySeconds: level.optional(),
+});
+export type MonitorThresholdsInput = z.input<typeof ThresholdsSchema>;
+const LEVEL_KEYS = ['lagSeconds', 'diskPct', 'memPct', 'cpuPct', 'longQuerySeconds'] as const;
+
+/**
+ * Validates per-cluster threshold overrides and merges them over the defaults (maxLagSeconds from the spec, when
+ * given, is the lag warning level). The result is frozen. Throws NINES_E_MONITOR_CONFIG_INVALID naming each problem.
+ */
+export function resolveThresholds(input: unknown = {}, maxLagSeconds?: number): MonitorThresholds {
+  const parsed = ThresholdsSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw invalid(issuesToProblems(ThresholdsSchema, parsed.error.issues));
+  const o = parsed.data;
+  const lagBase =
+    maxLagSeconds === undefined
+      ? DEFAULT_THRESHOLDS.lagSeconds
+      : { ...DEFAULT_THRESHOLDS.lagSeconds, warning: maxLagSeconds };
+  const result: MonitorThresholds = {
+    downAfterFailures: o.downAfterFailures ?? DEFAULT_THRESHOLDS.downAfterFailures,
+    lagSeconds: { ...lagBase, ...o.lagSeconds },
+    diskPct: { ...DEFAULT_THRESHOLDS.diskPct, ...o.diskPct },
+    memPct: { ...DEFAULT_THRESHOLDS.memPct, ...o.memPct },
+    cpuPct: { ...DEFAULT_THRESHOLDS.cpuPct, ...o.cpuPct },
+    longQuerySeconds: { ...DEFAULT_THRESHOLDS.longQuerySeconds, ...o.longQuerySeconds },
+  };
+  const problems = LEVEL_KEYS.flatMap((key) => {
+    const t = result[key];
+    if (t.critical !== undefined && t.critical < t.warning) {
+      return [`${key}.critical: expected at least the warning level ${t.warning}, got ${t.critical}`];
+    }
+    return t.clearMargin >= t.warning ? [`${key}.clearMargin: expected less than the warning level`] : [];
+  });
+  if (problems.length > 0) throw invalid(problems);
+  return deepFreeze(result);
+}
+
+function invalid(problems: readonly string[]): NinesError {
+  return new NinesError('NINES_E_MONITOR_CONFIG_INVALID', problemsDetail(problems), {
+    context: { problems },
+  });
+}
+
+/** One node of a snapshot: where it is, what the last probe saw, and how many probes in a row failed. */
+export interface NodeSnapshot {
+  readonly host: string;
+  readonly port: number;
+  /** The latest probe; absent when the node was never probed. */
+  readonly observation?: NodeObservation;
+  /** The latest probe that reached the node (its role is the last known role); absent when none did. */
+  readonly lastGood?: NodeObservation;
+  /** Failed probes in a row, ending with the latest (0 when the latest succeeded). */
+  readonly consecutiveFailures: number;
+  readonly maintenance?: MaintenanceWindow;
+}
+
+/** Everything the monitoring decisions know about one cluster at one instant. Deeply frozen. */
+export interface ClusterSnapshot {
+  readonly cluster: string;
+  readonly type: ClusterType;
+  /** Nodes the spec declares (a Galera component smaller than this is degraded). */
+  readonly expectedNodes: number;
+  /** When the snapshot was taken. */
+  readonly time: number;
+  readonly nodes: readonly NodeSnapshot[];
+  readonly maintenance?: MaintenanceWindow;
+  readonly thresholds: MonitorThresholds;
+}
+
+/** Freezes a snapshot (deeply) so no decision can change what another one reads. */
+export function freezeSnapshot(snapshot: ClusterSnapshot): ClusterSnapshot {
+  return deepFreeze(snapshot);
+}
+
+/** The next NodeSnapshot after a probe: counts failures in a row and remembers the last good observation. */
+export function nextNodeSnapshot(
+  prev: NodeSnapshot | undefined,
+  node: { readonly host: string; readonly port: number; readonly maintenance?: MaintenanceWindow },
+  observation: NodeObservation,
+): NodeSnapshot {
+  const lastGood = observation.reachable ? observation : prev?.lastGood;
+  return {
+    host: node.host,
+    port: node.port,
+    observation,
+    ...(lastGood ? { lastGood } : {}),
+    consecutiveFailures: observation.reachable ? 0 : (prev?.consecutiveFailures ?? 0) + 1,
+    ...(node.maintenance ? { maintenance: node.maintenance } : {}),
+  };
+}
+
+/** True while the window is open at `now`. */
+export function inMaintenance(window: MaintenanceWindow | undefined, now: number): boolean {
+  return window !== undefined && window.until > now;
+}
+
+export function nodeKey(node: { readonly host: string; readonly port: number }): string {
+  return `${node.host}:${node.port}`;
+}
