@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.lab/**', 'src/web/dist/**'] },
+  { ignores: ['node_modules/**', '.lab/**', '.scratch*/**', 'src/web/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
