@@ -17,7 +17,7 @@ import {
   killGroupCommand,
   wrapCommand,
 } from './remote-command.ts';
-import { ConnectionLostError, defaultSshPool } from './ssh-pool.ts';
+import { ChannelRefusedError, ConnectionLostError, defaultSshPool } from './ssh-pool.ts';
 import type { SshConnection, SshPool, SshTarget } from './ssh-pool.ts';
 
 export interface SshExecutorOptions {
@@ -43,6 +43,12 @@ export interface SshExecutorOptions {
 
 const PGID_WAIT_MS = 2000;
 const CLOSE_WAIT_MS = 3000;
+/** Retries of a refused channel (5, 10, 20, ... ms apart): see ChannelRefusedError. */
+const CHANNEL_RETRIES = 8;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
@@ -167,18 +173,41 @@ export class SshExecutor implements RawExecutor {
     run: { sink: CommandSink; cancel: AbortSignal; stdin: string | Buffer | undefined; sudo: boolean },
   ): Promise<RunningCommand> {
     const target = await this.#resolveTarget();
-    for (let attempt = 0; ; attempt += 1) {
+    return this.#open(target, command, { cancel: run.cancel }, (conn, channel) =>
+      this.#running(conn, channel, run, target),
+    );
+  }
+
+  /**
+   * Opens a channel on the pooled connection; on success the channel slot belongs to `setup`'s result (it
+   * must release it). Reconnects once when the connection turns out dead, and retries refused channels.
+   */
+  async #open<T>(
+    target: SshTarget,
+    command: string,
+    how: { cancel?: AbortSignal; priority?: boolean },
+    setup: (conn: SshConnection, channel: ClientChannel) => T,
+  ): Promise<T> {
+    let reconnected = false;
+    for (let refused = 0; ;) {
       const conn = await this.#pool.connection(target);
-      await conn.acquire(run.cancel);
-      let channel: ClientChannel;
+      await conn.acquire(how.cancel, how.priority);
       try {
-        channel = await conn.openExec(command);
+        return await conn.openExec(command, (channel) => setup(conn, channel));
       } catch (err) {
         conn.release();
-        if (err instanceof ConnectionLostError && attempt === 0) continue;
+        if (how.cancel?.aborted) throw err;
+        if (err instanceof ConnectionLostError && !reconnected) {
+          reconnected = true;
+          continue;
+        }
+        if (err instanceof ChannelRefusedError && refused < CHANNEL_RETRIES) {
+          await sleep(5 * 2 ** refused);
+          refused += 1;
+          continue;
+        }
         throw err;
       }
-      return this.#running(conn, channel, run, target);
     }
   }
 
@@ -231,14 +260,19 @@ export class SshExecutor implements RawExecutor {
   async #killGroup(pgid: number, sudo: boolean, target: SshTarget): Promise<void> {
     const grace = this.#options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     try {
-      const conn = await this.#pool.connection(target);
-      await conn.acquire(undefined, true);
+      const { conn, channel, done } = await this.#open(
+        target,
+        killGroupCommand(pgid, grace, sudo),
+        { priority: true },
+        (c, ch) => {
+          const closed = new Promise<void>((resolve) => ch.once('close', () => resolve()));
+          ch.resume();
+          ch.stderr.resume();
+          ch.end();
+          return { conn: c, channel: ch, done: closed };
+        },
+      );
       try {
-        const channel = await conn.openExec(killGroupCommand(pgid, grace, sudo));
-        channel.resume();
-        channel.stderr.resume();
-        channel.end();
-        const done = new Promise<void>((resolve) => channel.once('close', () => resolve()));
         if ((await withTimeout(done, grace + 5000)) === 'timeout') channel.close();
       } finally {
         conn.release();

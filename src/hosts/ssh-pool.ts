@@ -212,14 +212,19 @@ export class SshConnection {
     if (this.#active === 0) this.#onIdle(this);
   }
 
-  /** Opens an exec channel; rejects with `lostError` when the connection is (or just went) down. */
-  async openExec(command: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel and hands it to `setup` synchronously inside ssh2's callback: for a fast command the
+   * same TCP read can carry the channel confirmation, its output, exit status and close, so listeners attached
+   * one microtask later would miss the 'exit' event. Rejects with `lostError` when the connection is (or just
+   * went) down.
+   */
+  async openExec<T>(command: string, setup: (channel: ClientChannel) => T): Promise<T> {
     if (this.#closed) throw lostError(this.key);
-    return new Promise<ClientChannel>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       try {
         this.#client.exec(command, (err, channel) => {
           if (err) reject(this.#closed ? lostError(this.key, err) : channelError(this.key, err));
-          else resolve(channel);
+          else resolve(setup(channel));
         });
       } catch (err) {
         // ssh2 throws synchronously when its socket is no longer writable: the connection is gone.
@@ -245,12 +250,23 @@ function lostError(key: string, cause?: unknown): ConnectionLostError {
   });
 }
 
-function channelError(key: string, cause: unknown): NinesError {
-  return new NinesError('NINES_E_HOST_UNREACHABLE', `${key}: the host refused to open a session channel`, {
-    cause,
-    context: { connection: key },
-    hint: 'sshd refused a new session on an open connection: check MaxSessions in its sshd_config (nines uses up to 8 at once plus one to stop commands).',
-  });
+/**
+ * The server refused a channel on a live connection. OpenSSH does so ("no more sessions") when a burst of
+ * commands reopens channels faster than it garbage-collects closed ones: it frees a session only on the main
+ * loop pass after the close. The command never started, so retrying after a short pause is safe.
+ */
+export class ChannelRefusedError extends NinesError {}
+
+function channelError(key: string, cause: unknown): ChannelRefusedError {
+  return new ChannelRefusedError(
+    'NINES_E_HOST_UNREACHABLE',
+    `${key}: the host refused to open a session channel`,
+    {
+      cause,
+      context: { connection: key },
+      hint: 'sshd refused a new session on an open connection: check MaxSessions in its sshd_config (nines uses up to 8 at once plus one to stop commands).',
+    },
+  );
 }
 
 export class SshPool {

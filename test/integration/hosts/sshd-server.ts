@@ -12,6 +12,7 @@ import {
   rmSync,
   writeFileSync,
   existsSync,
+  chmodSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -96,7 +97,9 @@ export async function startTestSshd(options: { readonly extraConfig?: string } =
   keygen(hostKey);
   keygen(clientKeyPath);
   keygen(wrongKeyPath);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKeyPath}.pub`));
+  // sshd reads authorized_keys as the logging-in user: non-root test users must be able to reach it.
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKeyPath}.pub`), { mode: 0o644 });
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,

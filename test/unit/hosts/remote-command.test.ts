@@ -121,3 +121,13 @@ test('exitStatus maps signals like a shell does', () => {
   assert.equal(exitStatus(null, 'SIGTERM', constants.signals), 143);
   assert.equal(exitStatus(null, 'NOPE', constants.signals), 255);
 });
+
+test('wrapCommand fast path: a shell that leads its process group reports itself and execs the command', () => {
+  // Under setsid the shell leads its group, like the shell sshd starts for a command.
+  const script = wrapCommand(['sh', '-c', 'ps -o pgid= -p $$; ps -o args= -p $PPID >&2', 'x']);
+  const r = spawnSync('setsid', ['/bin/sh', '-c', script], { encoding: 'utf8' });
+  const [marker] = r.stderr.split('\n');
+  const pgid = Number(/^nines-pgid=(\d+)$/.exec(marker ?? '')?.[1]);
+  assert.equal(Number(r.stdout.trim()), pgid);
+  assert.doesNotMatch(r.stderr, /setsid/, 'no setsid layer in the fast path');
+});
