@@ -11,7 +11,7 @@
 // The marker also tells whether sudo let the wrapper run: a sudo refusal exits before the marker is printed,
 // which classifies NINES_E_SUDO without reading sudo's message text.
 import { NinesError } from '../core/errors.ts';
-import { quoteArg, quoteArgv } from './quote.ts';
+import { quoteArgv } from './quote.ts';
 
 export const PGID_MARKER = 'nines-pgid=';
 const WRAPPER_SCRIPT = `printf '${PGID_MARKER}%s\\n' "$$" >&2; "$@"; exit $?`;
@@ -133,9 +133,4 @@ export function exitStatus(
   const name = signal?.startsWith('SIG') ? signal : `SIG${signal ?? ''}`;
   const num = signals[name];
   return num === undefined ? 255 : 128 + num;
-}
-
-/** For log lines: argv as one readable string. */
-export function displayArgv(argv: readonly string[]): string {
-  return argv.map(quoteArg).join(' ');
 }
