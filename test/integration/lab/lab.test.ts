@@ -112,7 +112,8 @@ describe('lab of 3 hosts', { timeout: ms(180_000) }, () => {
   let failed = false;
 
   afterEach((t) => {
-    if (!t.passed) failed = true;
+    // TestContext.passed exists since Node 21.7; @types/node 24 does not declare it yet.
+    if ((t as { passed?: boolean }).passed === false) failed = true;
   });
 
   after(async () => {
