@@ -95,6 +95,12 @@ function toNode(r: NodeRow): NodeRecord {
 export class InventoryRepo {
   private readonly db: Db;
   private readonly secrets: SecretRepo;
+  /**
+   * The cluster list, cached: it is read on every dashboard refresh and changes rarely. Safe because this
+   * process is the only writer of the database (the data directory is locked) and every write goes through
+   * this class, which drops the cache.
+   */
+  private summaries: readonly ClusterSummary[] | undefined;
 
   constructor(db: Db, secrets: SecretRepo) {
     this.db = db;
@@ -104,6 +110,7 @@ export class InventoryRepo {
   /** Stores a new cluster with its nodes, endpoint and (encrypted) credentials, in one transaction. */
   createCluster(spec: ClusterSpec, state: ClusterState): void {
     const now = new Date().toISOString();
+    this.summaries = undefined;
     this.db.tx(() => {
       this.db.run(
         'INSERT INTO clusters (name, type, version, state, spec_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -156,13 +163,16 @@ export class InventoryRepo {
     };
   }
 
-  listClusters(): ClusterSummary[] {
-    return this.db
-      .all<ClusterRow>(
-        `SELECT c.name, c.type, c.version, c.state, c.created_at, c.updated_at,
-         (SELECT COUNT(*) FROM nodes n WHERE n.cluster = c.name) AS nodes FROM clusters c ORDER BY c.name`,
-      )
-      .map(toSummary);
+  listClusters(): readonly ClusterSummary[] {
+    this.summaries ??= Object.freeze(
+      this.db
+        .all<ClusterRow>(
+          `SELECT c.name, c.type, c.version, c.state, c.created_at, c.updated_at, COUNT(n.host) AS nodes
+           FROM clusters c LEFT JOIN nodes n ON n.cluster = c.name GROUP BY c.name ORDER BY c.name`,
+        )
+        .map((r) => Object.freeze(toSummary(r))),
+    );
+    return this.summaries;
   }
 
   countClusters(): number {
@@ -173,6 +183,7 @@ export class InventoryRepo {
   setClusterState(name: string, state: ClusterState, observed?: Readonly<Record<string, unknown>>): void {
     const current = this.getCluster(name);
     if (!current) return;
+    this.summaries = undefined;
     this.db.run(
       'UPDATE clusters SET state = ?, observed_json = ?, updated_at = ? WHERE name = ?',
       state,
@@ -184,6 +195,7 @@ export class InventoryRepo {
 
   /** Removes the cluster, its nodes, endpoint and credentials. */
   deleteCluster(name: string): boolean {
+    this.summaries = undefined;
     return this.db.tx(() => {
       this.secrets.deleteScope(credentialScope(name));
       return this.db.run('DELETE FROM clusters WHERE name = ?', name).changes > 0;
