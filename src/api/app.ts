@@ -89,9 +89,9 @@ export function buildApp(controller: Controller, options: BuildAppOptions = {}):
     reply.header('x-request-id', req.id);
   });
   app.addHook('onResponse', async (req, reply) => {
+    // req.log already carries reqId.
     req.log.info(
       {
-        reqId: req.id,
         method: req.method,
         url: req.url,
         status: reply.statusCode,
