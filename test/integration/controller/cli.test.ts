@@ -125,6 +125,11 @@ test('cluster create --wait, list --json, show, node list, job logs --follow, ev
   assert.ok(types.includes('cluster.created') && types.includes('job.succeeded'));
   const human = await nines(['events', '--type', 'cluster.']);
   assert.match(human.stdout, /cluster cli-one created/);
+
+  const log = ctl.logs.join('\n');
+  assert.match(log, /admin API token written to/);
+  assert.ok(!log.includes('Cli-Admin-Password-1'), 'the controller log never holds a password');
+  assert.ok(!log.includes(ctl.token), 'the controller log never holds a token');
 });
 
 test('exit codes: job failed 3, cancelled 4, auth 5, usage 2', async () => {
