@@ -56,7 +56,8 @@ ${extra}`;
 before(async () => {
   dir = tempDir();
   writeFileSync(join(dir, 'id_test'), 'key\n', { mode: 0o600 });
-  sshLike = createServer((s) => s.end('SSH-2.0-fake\r\n'));
+  // The probe connects and hangs up at once: a reset on our side is expected.
+  sshLike = createServer((s) => s.on('error', () => undefined).end('SSH-2.0-fake\r\n'));
   await new Promise<void>((r) => sshLike.listen(0, '127.0.0.1', r));
   const port = (sshLike.address() as { port: number }).port;
   specFile = join(dir, 'spec.yaml');
