@@ -5,6 +5,7 @@
 import type { ClusterSpec, ClusterType, NodeSpec } from '../core/spec.ts';
 import type { Executor } from '../hosts/executor.ts';
 import type { Topology } from '../core/topology.ts';
+import type { NodeObservation } from '../core/monitor-observation.ts';
 
 /** How an engine reaches the hosts of a cluster. The controller builds executors from spec.ssh. */
 export interface HostAccess {
@@ -52,6 +53,59 @@ export interface RemoveNodeOptions {
   readonly force: boolean;
 }
 
+/** Options of a node probe (the monitor opens one per node and keeps it for the life of the cluster). */
+export interface ProbeOptions {
+  /** Bound on one observe() call, connect included. Default 2 s. */
+  readonly timeoutMs?: number;
+  /** Credentials user: probes use the monitor user. */
+  readonly credentials: ClusterSpec['credentials'];
+}
+
+/**
+ * A persistent probe of one node: one SQL connection, opened lazily, reopened after a failure. observe() never
+ * throws: an unreachable node gives `{reachable: false, error: {code, message}}`. Counters that need two
+ * readings (queries/s) are computed from the previous observe() of the same probe.
+ */
+export interface NodeProbe {
+  observe(signal?: AbortSignal): Promise<NodeObservation>;
+  close(): Promise<void>;
+}
+
+/** A statement digest (performance_schema / pg_stat_statements), totals since the server's counters reset. */
+export interface StatementStat {
+  readonly digest: string;
+  readonly text: string;
+  readonly schema: string | null;
+  readonly calls: number;
+  readonly totalTimeMs: number;
+  readonly meanTimeMs: number;
+  readonly rows: number;
+}
+
+/** A statement running now (processlist / pg_stat_activity), client sessions only. */
+export interface RunningQuery {
+  /** Id to kill it with (connection id / backend pid). */
+  readonly id: number;
+  readonly user: string;
+  readonly client: string | null;
+  readonly database: string | null;
+  readonly state: string | null;
+  readonly seconds: number;
+  readonly text: string;
+}
+
+/** Query insight of one node, over the admin credentials. */
+export interface QueryInsight {
+  topStatements(options: {
+    limit: number;
+    orderBy: 'totalTime' | 'calls' | 'rows';
+  }): Promise<StatementStat[]>;
+  runningQueries(): Promise<RunningQuery[]>;
+  /** Cancels the statement `id` runs (the session stays) — or terminates the session with `terminate`. */
+  killQuery(id: number, options?: { terminate?: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface Engine {
   readonly type: ClusterType;
   readonly capabilities: EngineCapabilities;
@@ -65,6 +119,10 @@ export interface Engine {
   addNode(ctx: EngineContext, node: NodeSpec): Promise<Topology>;
   /** Removes `node` (still present in ctx.spec.nodes) from the running cluster and stops it. */
   removeNode(ctx: EngineContext, node: NodeSpec, options: RemoveNodeOptions): Promise<Topology>;
+  /** A persistent probe of one node (monitoring, issue 5). */
+  openProbe?(spec: ClusterSpec, node: NodeSpec, options: ProbeOptions): NodeProbe;
+  /** Query insight of one node. */
+  openQueryInsight?(spec: ClusterSpec, node: NodeSpec): QueryInsight;
 }
 
 export function nodeAddress(node: { readonly host: string; readonly port: number }): string {
