@@ -20,14 +20,23 @@ const GROUPS: Record<string, () => Promise<{ group: CommandGroup }>> = {
   spec: () => import('./commands/spec.ts'),
 };
 
-function mainHelp(): string {
+async function mainHelp(): Promise<string> {
+  const names = Object.keys(GROUPS);
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = await Promise.all(
+    names.map(async (name) => {
+      const load = GROUPS[name];
+      const summary = load ? (await load()).group.summary : '';
+      return `  ${name.padEnd(width)}  ${summary}`;
+    }),
+  );
   return [
     'nines — database operations controller for MariaDB (replication, Galera) and PostgreSQL',
     '',
     'Usage: nines <command> [subcommand] [options]',
     '',
     'Commands:',
-    ...Object.keys(GROUPS).map((name) => `  ${name}`),
+    ...lines,
     '',
     'Run "nines <command> --help" for the options of a command.',
     'Global options: --json (machine-readable output), --help',
@@ -37,7 +46,7 @@ function mainHelp(): string {
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(mainHelp());
+    console.log(await mainHelp());
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (name === '--version') {
@@ -46,7 +55,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const load = GROUPS[name];
   if (!load) {
-    console.error(`usage error: unknown command '${name}'\n\n${mainHelp()}`);
+    console.error(`usage error: unknown command '${name}'\n\n${await mainHelp()}`);
     return EXIT.USAGE;
   }
   const { group } = await load();
