@@ -59,7 +59,15 @@ export function reportError(err: unknown, json = false): number {
   if (json) {
     console.error(JSON.stringify({ error: e.toJSON() }));
   } else {
-    console.error(`error ${e.code}: ${e.message}`);
+    const problems = e.context.problems;
+    if (Array.isArray(problems) && problems.length > 1) {
+      console.error(
+        `error ${e.code}: ${e.message.split(':')[0] ?? e.message} (${problems.length} problems):`,
+      );
+      for (const p of problems) console.error(`  - ${String(p)}`);
+    } else {
+      console.error(`error ${e.code}: ${e.message}`);
+    }
     console.error(`hint: ${e.hint}`);
     if (process.env.NINES_DEBUG && e.cause) console.error(e.cause);
   }
