@@ -1,9 +1,8 @@
 // Adding a replica to / removing a node from a running replication cluster.
 //
-// Adding clones nothing: the new replica starts empty and replays the primary's binlogs from the beginning
-// (MASTER_USE_GTID=slave_pos with an empty position). That works while the primary still has every binlog
-// since the cluster was created (fresh clusters, expire_logs_days not reached); otherwise the replica stops
-// with error 1236 and the add fails with NINES_E_DEPLOY_FAILED saying so (a mariabackup clone is future work).
+// Adding: while the primary still has every binlog since the cluster began, the new replica starts empty and
+// replays them (MASTER_USE_GTID=slave_pos from an empty position); otherwise it is first seeded with a
+// mariabackup copy of the primary streamed host to host (clone.ts) and replicates from the copy's position.
 import { NinesError, isNinesError } from '../../core/errors.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { EngineContext, RemoveNodeOptions, Topology } from '../engine.ts';
@@ -14,6 +13,7 @@ import { renderReplicationConfig } from './config.ts';
 import { REPLICATION_PACKAGES, TIMEOUTS, createUsers, startReplicas, verifyReplication } from './deploy.ts';
 import { discoverReplication, primaryOf } from './discover.ts';
 import { stopReplication } from './replication.ts';
+import { applyClonePosition, binlogsComplete, cloneFromPrimary } from './clone.ts';
 
 function others(nodes: readonly NodeSpec[], node: NodeSpec): NodeSpec[] {
   return nodes.filter((n) => !sameNode(n, node));
@@ -35,14 +35,38 @@ async function currentPrimary(ctx: EngineContext, among: readonly NodeSpec[]): P
   return node;
 }
 
+/** Clones the primary's data onto the (not yet running) node unless an empty replica can replay every binlog. */
+async function seed(ctx: EngineContext, primary: NodeSpec, node: NodeSpec): Promise<void> {
+  const ex = executorOf(ctx, node);
+  if (await serverRunning(ex)) return;
+  const source = executorOf(ctx, primary);
+  if (await binlogsComplete(source, ctx.signal)) {
+    ctx.log(
+      `${label(primary)} has every binlog since the beginning: ${label(node)} replays them, no copy needed`,
+    );
+    return;
+  }
+  const started = Date.now();
+  const gtid = await cloneFromPrimary(source, ex, node, ctx.signal);
+  ctx.log(
+    `${label(node)}: copied the data of ${label(primary)} (mariabackup) at ${gtid} in ${Date.now() - started} ms`,
+  );
+}
+
 export async function addReplicationNode(ctx: EngineContext, wanted: NodeSpec): Promise<Topology> {
   const node = requireSpecNode(ctx.spec, wanted);
   const primary = await ctx.step('find the primary', () => currentPrimary(ctx, others(ctx.spec.nodes, node)));
   ctx.log(`adding ${label(node)} as a replica of ${label(primary)}`);
   await prepareNodes(ctx, [node], { packages: () => REPLICATION_PACKAGES, render: renderReplicationConfig });
-  await ctx.step(`start server ${label(node)}`, () =>
-    startServer(executorOf(ctx, node), { readyTimeoutMs: TIMEOUTS.serverReadyMs }),
+  await ctx.step(`copy the data of ${label(primary)} if its binlogs are incomplete`, () =>
+    seed(ctx, primary, node),
   );
+  await ctx.step(`start server ${label(node)}`, async () => {
+    const ex = executorOf(ctx, node);
+    await startServer(ex, { readyTimeoutMs: TIMEOUTS.serverReadyMs });
+    const gtid = await applyClonePosition(ex, ctx.signal);
+    if (gtid) ctx.log(`${label(node)}: replication starts at the copy's position ${gtid}`);
+  });
   // Grants are per address: the new node's replication and admin accounts are created on the primary (and
   // reach every replica through replication).
   await ctx.step(`update users on the primary ${label(primary)}`, () => createUsers(ctx, primary));

@@ -75,7 +75,7 @@ export async function waitReplicaRunning(
           `${executor.host}: replication from ${source.host}:${source.port} cannot start: ${s.lastIoError}`,
           {
             context: { host: executor.host, errno: s.lastIoErrno },
-            hint: 'The primary no longer has every binlog since the beginning (purged): the replica needs a copy of the data first (mariabackup), which nines does not do yet. Or the replica has transactions the primary lacks (diverged).',
+            hint: 'The primary no longer has every binlog this replica needs (purged), or the replica has transactions the primary lacks (diverged). Remove the node and add it again: adding copies the data when binlogs are missing.',
           },
         );
       }

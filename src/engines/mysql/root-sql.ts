@@ -28,11 +28,13 @@ export function unescapeBatchValue(value: string): string | null {
 }
 
 /**
- * Parses `mariadb --batch` output (a header line of column names, then tab-separated rows) of the LAST result
- * set in the output. Statements without a result set print nothing.
+ * Parses `mariadb --batch` output: a header line of column names, then tab-separated rows. Meant for scripts
+ * with one result set (statements without a result set print nothing).
  */
 export function parseBatchOutput(stdout: string): TextRow[] {
-  const lines = stdout.split('\n').filter((l) => l.length > 0);
+  // Only the final newline goes: an empty line is a row whose single value is the empty string.
+  const lines = stdout.split('\n');
+  if (lines.at(-1) === '') lines.pop();
   const header = lines[0];
   if (header === undefined) return [];
   const names = header.split('\t');

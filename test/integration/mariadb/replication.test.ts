@@ -226,4 +226,43 @@ describe('mariadb-replication on lab hosts', { timeout: ms(600_000) }, () => {
     assert.deepEqual(summary(after4), summary(deployed));
     await assert.rejects(admin(node(3)), (err) => isNinesError(err, 'NINES_E_DB_UNREACHABLE'));
   });
+
+  test(
+    'adds a node by copying the primary when its binlogs were purged',
+    { timeout: ms(240_000) },
+    async () => {
+      await withSql(adminEndpoint(spec, node(0)), async (c) => {
+        await c.execute('REPLACE INTO app.t VALUES (3, ?)', ['before purge']);
+        await c.execute('FLUSH BINARY LOGS');
+        const [status] = await c.query('SHOW MASTER STATUS');
+        // Replicas still reading the old file keep it: retry until it is gone.
+        await poll('the old binlogs purged', ms(10_000), async () => {
+          await c.execute(`PURGE BINARY LOGS TO '${String(status?.File)}'`);
+          const logs = await c.query('SHOW BINARY LOGS');
+          return logs[0]?.Log_name === status?.File ? true : undefined;
+        });
+        await c.execute('REPLACE INTO app.t VALUES (4, ?)', ['after purge']);
+      });
+      // The host of the removed 4th node, wiped like a new machine.
+      await hosts.executor(node(3).host).exec(['find', '/var/lib/mysql', '-mindepth', '1', '-delete']);
+      const ctx = labEngineContext(lab.inventory, spec4, hosts);
+      const added = await mariadbReplicationEngine.addNode(ctx, node(3));
+      assert.ok(
+        ctx.lines.some((l) => l.includes('copied the data')),
+        ctx.lines.join('\n'),
+      );
+      assert.deepEqual(summary(added).at(-1), `${node(3).host}:3306 replica <- ${node(0).host}:3306`);
+      assert.equal(added.nodes.at(-1)?.state, 'replicating');
+      await withSql(adminEndpoint(spec, node(0)), (c) =>
+        c.execute('REPLACE INTO app.t VALUES (5, ?)', ['after add']),
+      );
+      const ids = await poll('row 5 on the copy', ms(10_000), async () => {
+        const rows = await withSql(adminEndpoint(spec, node(3)), (c) =>
+          c.query('SELECT id FROM app.t ORDER BY id'),
+        );
+        return rows.length === 5 ? rows.map((r) => Number(r.id)) : undefined;
+      });
+      assert.deepEqual(ids, [1, 2, 3, 4, 5]);
+    },
+  );
 });

@@ -10,6 +10,7 @@ import { parseBatchOutput } from '../../../src/engines/mysql/root-sql.ts';
 import { classifySqlError, sqlErrno } from '../../../src/engines/mysql/sql.ts';
 import { parseGaleraStatus, parseReplicationState } from '../../../src/engines/mysql/observe.ts';
 import { changeMasterScript } from '../../../src/engines/mariadb/replication.ts';
+import { parseBackupBinlogInfo } from '../../../src/engines/mariadb/clone.ts';
 
 const spec = validateSpec({
   name: 'shop',
@@ -80,6 +81,7 @@ test('renderIni quotes values that need it and refuses line breaks', () => {
 
 test('parseBatchOutput: header, tab-separated rows, NULL and escapes', () => {
   assert.deepEqual(parseBatchOutput(''), []);
+  assert.deepEqual(parseBatchOutput('pos\n\n'), [{ pos: '' }]);
   assert.deepEqual(parseBatchOutput('a\tb\n1\tNULL\nx\\ty\tline\\nbreak\n'), [
     { a: '1', b: null },
     { a: 'x\ty', b: 'line\nbreak' },
@@ -173,4 +175,9 @@ test('galera status', () => {
   assert.equal(s.clusterSize, 3);
   assert.deepEqual(s.incomingAddresses, ['10.0.0.11:3306', '10.0.0.12:3306']);
   assert.equal(parseGaleraStatus(new Map()).clusterStatus, 'Disconnected');
+});
+
+test('the GTID position of a mariabackup copy', () => {
+  assert.equal(parseBackupBinlogInfo('mariadb-bin.000002\t344\t0-1422165024-45\n'), '0-1422165024-45');
+  assert.equal(parseBackupBinlogInfo('mariadb-bin.000002\t344\n'), undefined);
 });
