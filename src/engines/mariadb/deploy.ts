@@ -39,7 +39,26 @@ export function initialPrimary(spec: ClusterSpec): NodeSpec {
   return spec.nodes.find((n) => n.role === 'primary') ?? first;
 }
 
+/**
+ * Root writes bypass read_only: writing on a node that replicates from another would create errant GTIDs. A
+ * re-run of the deploy after a failover (the role hint no longer names the primary) stops here.
+ */
+export async function assertNotReplica(ctx: EngineContext, node: NodeSpec): Promise<void> {
+  const s = await replicaStatus(executorOf(ctx, node), ctx.signal);
+  if (s) {
+    throw new NinesError(
+      'NINES_E_TOPOLOGY_INCONSISTENT',
+      `${label(node)} replicates from ${s.sourceHost}:${s.sourcePort}: it is not the primary any more; nothing was written on it`,
+      {
+        context: { node: label(node), source: `${s.sourceHost}:${s.sourcePort}` },
+        hint: 'Import the cluster to see its current topology, and mark the current primary with role: primary in the spec before deploying again.',
+      },
+    );
+  }
+}
+
 export async function createUsers(ctx: EngineContext, node: NodeSpec): Promise<void> {
+  await assertNotReplica(ctx, node);
   const statements = userStatements(ctx.spec, ctx.controllerAddress, { replication: true, sst: false });
   await rootSql(executorOf(ctx, node), sqlScript(statements), {
     signal: ctx.signal,

@@ -197,6 +197,29 @@ describe('mariadb-replication on lab hosts', { timeout: ms(600_000) }, () => {
     },
   );
 
+  test(
+    'a deploy whose role hint names a replica refuses to write on it',
+    { timeout: ms(60_000) },
+    async () => {
+      const hinted = validateSpec({
+        ...{ name: spec.name, type: spec.type, ssh: { keyFile: '/dev/null' }, credentials: spec.credentials },
+        nodes: spec.nodes.map((n, i) => ({ host: n.host, ...(i === 1 ? { role: 'primary' } : {}) })),
+        options: { semiSync: true },
+      }).spec;
+      const before = await withSql(adminEndpoint(spec, node(1)), (c) =>
+        c.query('SELECT @@gtid_binlog_pos AS p'),
+      );
+      await assert.rejects(
+        mariadbReplicationEngine.deploy(labEngineContext(lab.inventory, hinted, hosts)),
+        (err) => isNinesError(err, 'NINES_E_TOPOLOGY_INCONSISTENT'),
+      );
+      const after = await withSql(adminEndpoint(spec, node(1)), (c) =>
+        c.query('SELECT @@gtid_binlog_pos AS p'),
+      );
+      assert.deepEqual(after, before, 'nothing written on the replica');
+    },
+  );
+
   test('removing the primary is refused without force', { timeout: ms(30_000) }, async () => {
     const ctx = labEngineContext(lab.inventory, spec, hosts);
     await assert.rejects(mariadbReplicationEngine.removeNode(ctx, node(0), { force: false }), (err) =>
