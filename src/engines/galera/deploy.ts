@@ -100,6 +100,20 @@ export async function bootstrapNode(
   startPosition?: string,
 ): Promise<void> {
   const ex = executorOf(ctx, node);
+  if (await serverRunning(ex)) {
+    await waitSynced(ctx, node, TIMEOUTS.bootstrapMs);
+    return;
+  }
+  // Checked again right before --wsrep-new-cluster (the plan may come from an earlier, resumed step): if any
+  // other node runs now, bootstrapping would create a second cluster next to it.
+  const others = ctx.spec.nodes.filter((n) => !sameNode(n, node));
+  const running = (await gatherFacts(ctx, others)).filter((f) => f.running).map((f) => label(f.node));
+  if (running.length > 0) {
+    throw new NinesError(
+      'NINES_E_GALERA_NOT_PRIMARY',
+      `not bootstrapping ${label(node)}: ${running.join(', ')} run(s) already; run the deploy again to join them`,
+    );
+  }
   if (startPosition) await markSafeToBootstrap(ex);
   if ((await serviceManager(ex).mode()) === 'systemd') {
     // systemd hosts: the packaged helper starts the unit with --wsrep-new-cluster (start position: not passed).
