@@ -29,6 +29,12 @@ export interface MariadbReplication {
   readonly lagSeconds: number | null;
   /** Last_IO_Error or Last_SQL_Error, whichever is set; null when none. */
   readonly lastError: string | null;
+  /** Last_IO_Errno or Last_SQL_Errno (the one lastError comes from); 0 when none. */
+  readonly lastErrno?: number;
+  /** Using_Gtid: 'Slave_Pos', 'Current_Pos' or 'No'. */
+  readonly usingGtid?: string;
+  /** Gtid_IO_Pos: the GTID position received from the source. */
+  readonly gtidIoPos?: string;
 }
 
 /** A PostgreSQL standby's view of its replication (pg_stat_wal_receiver, pg_last_wal_*_lsn). */
@@ -46,6 +52,8 @@ export interface PostgresReplication {
   readonly lagBytes: number | null;
   /** now() - pg_last_xact_replay_timestamp() when there is WAL to replay, else 0; null when unknown. */
   readonly lagSeconds: number | null;
+  /** The replication slot the WAL receiver streams through (pg_stat_wal_receiver.slot_name). */
+  readonly slotName?: string | null;
 }
 
 export type ReplicationObservation = MariadbReplication | PostgresReplication;
@@ -66,6 +74,62 @@ export interface GaleraObservation {
   readonly recvQueue: number;
   /** wsrep_last_committed: seqno of the last committed write-set. */
   readonly lastCommitted: number;
+  /** wsrep_connected = ON: the node has a network connection to other members. */
+  readonly connected?: boolean;
+  /** wsrep_cluster_state_uuid: the history (data set) the node belongs to. */
+  readonly stateUuid?: string;
+  /** wsrep_local_send_queue: write-sets waiting to be sent. */
+  readonly sendQueue?: number;
+  /** wsrep_local_cert_failures per second since the previous observation (certification conflicts). */
+  readonly certFailuresPerSecond?: number;
+}
+
+/** InnoDB figures of a MariaDB server (replication and Galera). Rates are over the time since the last probe. */
+export interface InnodbObservation {
+  /** Buffer pool reads served from memory, percent 0..100, since the previous observation; null when no reads. */
+  readonly bufferPoolHitPct: number | null;
+  /** Innodb_row_lock_current_waits: transactions waiting for a row lock now. */
+  readonly rowLockWaitsNow: number;
+  /** Innodb_row_lock_waits per second since the previous observation. */
+  readonly rowLockWaitsPerSecond?: number;
+  /** Innodb_history_list_length: undo records not purged yet (grows with long transactions). */
+  readonly historyLength: number;
+}
+
+/** Server-wide MariaDB state (every MariaDB node, replication and Galera). */
+export interface MariadbServerObservation {
+  readonly serverId: number;
+  /** @@gtid_current_pos, @@gtid_slave_pos, @@gtid_binlog_pos ('' when empty). */
+  readonly gtidCurrentPos: string;
+  readonly gtidSlavePos: string;
+  readonly gtidBinlogPos: string;
+  /** Seconds since the server started (a drop means it restarted). */
+  readonly uptimeSeconds: number;
+  readonly innodb: InnodbObservation;
+}
+
+/** A replication slot of a PostgreSQL node (pg_replication_slots). */
+export interface PostgresSlot {
+  readonly name: string;
+  /** 'physical' or 'logical'. */
+  readonly type: string;
+  /** A consumer is connected now. */
+  readonly active: boolean;
+  /** restart_lsn as text; null when the slot has never been used. */
+  readonly restartLsn: string | null;
+  /** WAL kept on disk for this slot: current (or replayed, on a standby) LSN - restart_lsn, bytes; null if unknown. */
+  readonly retainedBytes: number | null;
+  /** wal_status: 'reserved', 'extended', 'unreserved', 'lost'; null when unknown. */
+  readonly walStatus: string | null;
+}
+
+/** Server-wide PostgreSQL state (primary and standbys). */
+export interface PostgresServerObservation {
+  /** The timeline the node is on (primary: of its current WAL; standby: received, else last checkpoint). */
+  readonly timeline: number | null;
+  /** pg_current_wal_lsn() on a primary; null on a standby. */
+  readonly currentLsn: string | null;
+  readonly slots: readonly PostgresSlot[];
 }
 
 /** Operating-system figures of the node's host (collected over SSH, less often than SQL probes). */
@@ -78,6 +142,18 @@ export interface HostStats {
   readonly diskPct?: number;
   /** 1-minute load average. */
   readonly load1?: number;
+  readonly load5?: number;
+  readonly load15?: number;
+  /** Online CPUs (load averages compare to this). */
+  readonly cpuCount?: number;
+  readonly memTotalBytes?: number;
+  /** MemAvailable: memory a new workload can get without swapping. */
+  readonly memAvailableBytes?: number;
+  readonly diskTotalBytes?: number;
+  readonly diskUsedBytes?: number;
+  /** Bytes per second received / sent on every interface but lo, since the previous reading. */
+  readonly netRxBytesPerSecond?: number;
+  readonly netTxBytesPerSecond?: number;
 }
 
 /** What one probe tick saw of one node. Only `time` and `reachable` are always present. */
@@ -96,6 +172,10 @@ export interface NodeObservation {
   readonly replication?: ReplicationObservation;
   /** Set on Galera nodes. */
   readonly galera?: GaleraObservation;
+  /** Set on MariaDB nodes (replication and Galera): GTID positions, InnoDB. */
+  readonly mariadb?: MariadbServerObservation;
+  /** Set on PostgreSQL nodes: timeline, current LSN, replication slots. */
+  readonly postgres?: PostgresServerObservation;
   /** Client connections open now. */
   readonly connections?: number;
   /** Configured maximum of client connections. */
@@ -105,6 +185,8 @@ export interface NodeObservation {
   /** Age in seconds of the oldest running statement of a client (not replication threads); 0 when none. */
   readonly longestQuerySeconds?: number;
   readonly host?: HostStats;
+  /** How long the probe took (connect included when it had to connect), ms. */
+  readonly probeMs?: number;
 }
 
 /** A maintenance window: alarms are not raised for its scope until `until`. */

@@ -120,9 +120,9 @@ export interface Engine {
   /** Removes `node` (still present in ctx.spec.nodes) from the running cluster and stops it. */
   removeNode(ctx: EngineContext, node: NodeSpec, options: RemoveNodeOptions): Promise<Topology>;
   /** A persistent probe of one node (monitoring, issue 5). */
-  openProbe?(spec: ClusterSpec, node: NodeSpec, options: ProbeOptions): NodeProbe;
+  openProbe(spec: ClusterSpec, node: NodeSpec, options: ProbeOptions): NodeProbe;
   /** Query insight of one node. */
-  openQueryInsight?(spec: ClusterSpec, node: NodeSpec): QueryInsight;
+  openQueryInsight(spec: ClusterSpec, node: NodeSpec): QueryInsight;
 }
 
 export function nodeAddress(node: { readonly host: string; readonly port: number }): string {

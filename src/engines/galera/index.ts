@@ -4,6 +4,8 @@ import { renderGaleraConfig } from './config.ts';
 import { deployGalera } from './deploy.ts';
 import { discoverGalera } from './discover.ts';
 import { addGaleraNode, removeGaleraNode } from './nodes.ts';
+import { openGaleraProbe } from './probe.ts';
+import { openGaleraQueryInsight } from './queries.ts';
 
 export const galeraEngine: Engine = {
   type: 'galera',
@@ -13,6 +15,8 @@ export const galeraEngine: Engine = {
   discover: (ctx) => discoverGalera(ctx),
   addNode: addGaleraNode,
   removeNode: removeGaleraNode,
+  openProbe: openGaleraProbe,
+  openQueryInsight: openGaleraQueryInsight,
 };
 
 export { decideGaleraStart } from './bootstrap.ts';

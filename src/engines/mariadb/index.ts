@@ -4,6 +4,8 @@ import { renderReplicationConfig } from './config.ts';
 import { deployReplication } from './deploy.ts';
 import { discoverReplication } from './discover.ts';
 import { addReplicationNode, removeReplicationNode } from './nodes.ts';
+import { openReplicationProbe } from './probe.ts';
+import { openReplicationQueryInsight } from './queries.ts';
 
 export const mariadbReplicationEngine: Engine = {
   type: 'mariadb-replication',
@@ -13,6 +15,8 @@ export const mariadbReplicationEngine: Engine = {
   discover: (ctx) => discoverReplication(ctx),
   addNode: addReplicationNode,
   removeNode: removeReplicationNode,
+  openProbe: openReplicationProbe,
+  openQueryInsight: openReplicationQueryInsight,
 };
 
 export { classifyReplication, observeReplication, primaryOf } from './discover.ts';

@@ -6,6 +6,8 @@ import { renderNodeFiles } from './config.ts';
 import { deploy } from './deploy.ts';
 import { discover } from './discover.ts';
 import { addNode, removeNode } from './nodes.ts';
+import { openPostgresProbe } from './probe.ts';
+import { openPostgresQueryInsight } from './queries.ts';
 
 export const postgresEngine: Engine & {
   /** controllerAddress goes into pg_hba.conf (admin and monitor users); without it those lines are omitted. */
@@ -20,6 +22,8 @@ export const postgresEngine: Engine & {
   discover,
   addNode,
   removeNode,
+  openProbe: openPostgresProbe,
+  openQueryInsight: openPostgresQueryInsight,
 };
 
 export { connectSql, withSql, sqlError } from './sql.ts';

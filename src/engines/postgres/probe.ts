@@ -1,0 +1,187 @@
+// The PostgreSQL node probe: one persistent connection as the monitor user (pg_monitor), and per observe() one
+// SELECT returning everything — recovery state, timeline, LSNs, the WAL receiver, lag, replication slots with
+// the WAL they retain, connections, the transaction counter and the oldest running client statement. Mapping
+// the row to an observation is pure and unit-tested.
+import type {
+  PostgresReplication,
+  PostgresServerObservation,
+  PostgresSlot,
+} from '../../core/monitor-observation.ts';
+import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
+import { counterRate, round, type CounterReading } from '../../core/counter-rate.ts';
+import type { NodeProbe, ProbeOptions } from '../engine.ts';
+import { DEFAULT_PROBE_TIMEOUT_MS, createProbeSession, type ProbeReading } from '../probe-session.ts';
+import { PG_USERS } from './config.ts';
+import { conninfoTarget } from './discover.ts';
+import { connectSql, type SqlClient } from './sql.ts';
+
+export const PROBE_APPLICATION_NAME = 'nines-probe';
+
+// pg_current_wal_lsn() fails during recovery and pg_last_wal_*_lsn() are null on a primary: every branch is
+// guarded by the recovery state. The WAL position slots are measured against: current on a primary, replayed
+// on a standby (cascading slots).
+export const POSTGRES_PROBE_SQL = `WITH s AS (
+  SELECT pg_is_in_recovery() AS rec,
+    CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS pos
+)
+SELECT s.rec AS in_recovery,
+  current_setting('default_transaction_read_only') AS default_read_only,
+  CASE WHEN s.rec THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+  CASE WHEN s.rec THEN NULL ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS wal_timeline,
+  (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+  pg_last_wal_receive_lsn()::text AS received_lsn,
+  pg_last_wal_replay_lsn()::text AS replayed_lsn,
+  pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS lag_bytes,
+  CASE WHEN NOT s.rec THEN NULL
+    WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
+    ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag_seconds,
+  r.status AS receiver_status, r.sender_host, r.sender_port, r.received_tli, r.slot_name AS receiver_slot,
+  CASE WHEN s.rec THEN current_setting('primary_conninfo') ELSE NULL END AS primary_conninfo,
+  (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections,
+  current_setting('max_connections')::int AS max_connections,
+  (SELECT sum(xact_commit + xact_rollback)::float8 FROM pg_stat_database) AS xacts,
+  (SELECT COALESCE(max(EXTRACT(EPOCH FROM now() - query_start)), 0)::float8 FROM pg_stat_activity
+    WHERE backend_type = 'client backend' AND state NOT IN ('idle', 'idle in transaction', 'idle in transaction (aborted)')
+      AND pid <> pg_backend_pid()) AS longest_query_seconds,
+  (SELECT COALESCE(json_agg(json_build_object('name', slot_name, 'type', slot_type, 'active', active,
+      'restart_lsn', restart_lsn::text, 'wal_status', wal_status,
+      'retained', pg_wal_lsn_diff(s.pos, restart_lsn)::float8) ORDER BY slot_name), '[]'::json)
+    FROM pg_replication_slots) AS slots
+FROM s LEFT JOIN pg_stat_wal_receiver r ON true`;
+
+export interface PostgresProbeRow {
+  readonly in_recovery: boolean;
+  readonly default_read_only: string;
+  readonly current_lsn: string | null;
+  readonly wal_timeline: number | null;
+  readonly checkpoint_timeline: number | null;
+  readonly received_lsn: string | null;
+  readonly replayed_lsn: string | null;
+  readonly lag_bytes: number | null;
+  readonly lag_seconds: number | null;
+  readonly receiver_status: string | null;
+  readonly sender_host: string | null;
+  readonly sender_port: number | null;
+  readonly received_tli: number | null;
+  readonly receiver_slot: string | null;
+  readonly primary_conninfo: string | null;
+  readonly connections: number;
+  readonly max_connections: number;
+  readonly xacts: number | null;
+  readonly longest_query_seconds: number | null;
+  readonly slots: readonly SlotJson[] | null;
+}
+
+interface SlotJson {
+  readonly name: string;
+  readonly type: string;
+  readonly active: boolean;
+  readonly restart_lsn: string | null;
+  readonly wal_status: string | null;
+  readonly retained: number | null;
+}
+
+function finite(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** The upstream of a standby: the WAL receiver's sender, else what primary_conninfo names. */
+function sourceOf(row: PostgresProbeRow): string | null {
+  if (row.sender_host) return `${row.sender_host}:${row.sender_port ?? 5432}`;
+  const t = conninfoTarget(row.primary_conninfo ?? '');
+  return t.host ? `${t.host}:${t.port ?? 5432}` : null;
+}
+
+export function postgresReplication(row: PostgresProbeRow): PostgresReplication {
+  const lagSeconds = finite(row.lag_seconds);
+  return {
+    kind: 'postgres',
+    source: sourceOf(row),
+    receiverStatus: row.receiver_status,
+    receivedLsn: row.received_lsn,
+    replayedLsn: row.replayed_lsn,
+    lagBytes: finite(row.lag_bytes),
+    // Clock skew between hosts can make now() - replay timestamp slightly negative.
+    lagSeconds: lagSeconds === null ? null : round(Math.max(0, lagSeconds), 3),
+    slotName: row.receiver_slot,
+  };
+}
+
+export function postgresSlots(slots: readonly SlotJson[] | null): PostgresSlot[] {
+  return (slots ?? []).map((s) => ({
+    name: s.name,
+    type: s.type,
+    active: s.active,
+    restartLsn: s.restart_lsn,
+    retainedBytes: finite(s.retained),
+    walStatus: s.wal_status,
+  }));
+}
+
+function serverObservation(row: PostgresProbeRow): PostgresServerObservation {
+  return {
+    timeline: row.in_recovery
+      ? (row.received_tli ?? row.checkpoint_timeline)
+      : (row.wal_timeline ?? row.checkpoint_timeline),
+    currentLsn: row.current_lsn,
+    slots: postgresSlots(row.slots),
+  };
+}
+
+/** Own transactions per observation: the probe's SELECT is one (pg_stat_database counts read-only ones too). */
+export const PROBE_OWN_TRANSACTIONS = 1;
+
+/** Pure: the probe's row (and the previous transaction counter of this probe) -> the observation. */
+export function postgresObservation(
+  row: PostgresProbeRow,
+  previous: CounterReading | undefined,
+  time: number,
+): { reading: ProbeReading; xacts: CounterReading } {
+  const xacts = { value: finite(row.xacts) ?? 0, time };
+  const tps = counterRate(previous, xacts, PROBE_OWN_TRANSACTIONS);
+  const reading: ProbeReading = {
+    reachable: true,
+    role: row.in_recovery ? 'replica' : 'primary',
+    readOnly: row.in_recovery || row.default_read_only === 'on',
+    ...(row.in_recovery ? { replication: postgresReplication(row) } : {}),
+    postgres: serverObservation(row),
+    connections: row.connections,
+    maxConnections: row.max_connections,
+    ...(tps === undefined ? {} : { transactionsPerSecond: round(tps) }),
+    longestQuerySeconds: round(finite(row.longest_query_seconds) ?? 0, 1),
+  };
+  return { reading, xacts };
+}
+
+/** A persistent probe of one PostgreSQL node as the monitor user. */
+export function openPostgresProbe(_spec: ClusterSpec, node: NodeSpec, options: ProbeOptions): NodeProbe {
+  const target = {
+    host: node.host,
+    port: node.port,
+    user: PG_USERS.monitor,
+    password: options.credentials.monitor,
+  };
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  let xacts: CounterReading | undefined;
+  return createProbeSession<SqlClient>({
+    address: `${node.host}:${node.port}`,
+    timeoutMs,
+    connect: (ms) =>
+      connectSql(target, {
+        connectTimeoutMs: ms,
+        // The server cancels a statement that outlives the probe (the session's deadline ends it on our side).
+        statementTimeoutMs: timeoutMs,
+        applicationName: PROBE_APPLICATION_NAME,
+      }),
+    usable: (client) => !client.closed,
+    async read(client) {
+      const [row] = await client.query<PostgresProbeRow>(POSTGRES_PROBE_SQL);
+      if (!row) throw new Error('the probe query returned no row');
+      const result = postgresObservation(row, xacts, Date.now());
+      xacts = result.xacts;
+      return result.reading;
+    },
+  });
+}
