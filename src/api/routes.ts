@@ -5,6 +5,7 @@ import { parseSpecText, redactSpec, SpecInputSchema, validateSpec } from '../cor
 import { eventMatches } from '../controller/store/event-repo.ts';
 import { TERMINAL_STATES } from '../controller/store/job-repo.ts';
 import type { TokenRecord } from '../controller/store/token-repo.ts';
+import { MONITOR_ROUTES } from './monitor-routes.ts';
 import { API_PREFIX, defineRoute, type AnyRoute } from './route-table.ts';
 import * as S from './schemas.ts';
 import { openSse, resumeId } from './sse.ts';
@@ -345,5 +346,6 @@ export const ROUTES: readonly AnyRoute[] = [
   ...jobRoutes,
   ...eventRoutes,
   ...adminRoutes,
+  ...MONITOR_ROUTES,
 ];
 export { VERSION };

@@ -17,6 +17,10 @@ const GROUPS: Record<string, () => Promise<{ group: CommandGroup }>> = {
   node: () => import('./commands/node.ts'),
   job: () => import('./commands/job.ts'),
   events: () => import('./commands/events.ts'),
+  alarms: () => import('./commands/alarms.ts'),
+  queries: () => import('./commands/queries.ts'),
+  maintenance: () => import('./commands/maintenance.ts'),
+  notify: () => import('./commands/notify.ts'),
   spec: () => import('./commands/spec.ts'),
 };
 

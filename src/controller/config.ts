@@ -43,12 +43,47 @@ export const ConfigSchema = z.strictObject({
       bodyLimitBytes: z.number('expected a number').int().min(1024, 'expected >= 1024').default(1_048_576),
     })
     .default({ sseHeartbeatMs: 15_000, bodyLimitBytes: 1_048_576 }),
+  /** Monitoring (docs/monitoring.md): probe cadence, and who may scrape GET /metrics. */
+  monitor: z
+    .strictObject({
+      /** Start the monitor loops (every cluster in the store) with the controller. */
+      enabled: z.boolean('expected true or false').default(true),
+      /** Probe interval of every node (the next probe starts this long after the previous tick started). */
+      intervalMs: z.number('expected a number').int().min(100, 'expected >= 100').default(1000),
+      /** Bound on one probe; must be below intervalMs. */
+      probeTimeoutMs: z.number('expected a number').int().min(50, 'expected >= 50').default(800),
+      /** Host statistics (CPU, memory, disk) over SSH. */
+      hostStatsIntervalMs: z.number('expected a number').int().min(1000, 'expected >= 1000').default(10_000),
+      /** HAProxy backend states from each proxy host. */
+      proxyIntervalMs: z.number('expected a number').int().min(1000, 'expected >= 1000').default(5000),
+      /** Metric downsampling and retention pass. */
+      retentionIntervalMs: z.number('expected a number').int().min(1000, 'expected >= 1000').default(30_000),
+      /** A bearer token that may scrape GET /metrics (besides any API token). */
+      metricsToken: z.string('expected a token').min(16, 'expected at least 16 characters').optional(),
+      /** Let anyone scrape GET /metrics without a token (read-only figures; no secrets). */
+      metricsPublic: z.boolean('expected true or false').default(false),
+    })
+    .refine((m) => m.probeTimeoutMs < m.intervalMs, {
+      message: 'probeTimeoutMs must be below intervalMs',
+      path: ['probeTimeoutMs'],
+    })
+    .default({
+      enabled: true,
+      intervalMs: 1000,
+      probeTimeoutMs: 800,
+      hostStatsIntervalMs: 10_000,
+      proxyIntervalMs: 5000,
+      retentionIntervalMs: 30_000,
+      metricsPublic: false,
+    }),
   /** Registers test-only job types (test.sleep). Never in production. */
   testJobs: z.boolean('expected true or false').default(false),
+  /** Deploy jobs touch no host (fake engine and endpoint, TCP connectivity probe). Tests only. */
 });
 export type ControllerConfig = Readonly<z.output<typeof ConfigSchema>> & {
   readonly jobs: Readonly<z.output<typeof ConfigSchema>['jobs']>;
   readonly api: Readonly<z.output<typeof ConfigSchema>['api']>;
+  readonly monitor: Readonly<z.output<typeof ConfigSchema>['monitor']>;
 };
 
 /** The environment variables the controller reads, and where each goes in the config. */
@@ -61,6 +96,11 @@ export const CONFIG_ENV: Readonly<
   NINES_JOBS_MAX_CONCURRENT: { path: ['jobs', 'maxConcurrent'], type: 'number' },
   NINES_SHUTDOWN_GRACE_MS: { path: ['jobs', 'shutdownGraceMs'], type: 'number' },
   NINES_SSE_HEARTBEAT_MS: { path: ['api', 'sseHeartbeatMs'], type: 'number' },
+  NINES_MONITOR_ENABLED: { path: ['monitor', 'enabled'], type: 'boolean' },
+  NINES_MONITOR_INTERVAL_MS: { path: ['monitor', 'intervalMs'], type: 'number' },
+  NINES_MONITOR_PROBE_TIMEOUT_MS: { path: ['monitor', 'probeTimeoutMs'], type: 'number' },
+  NINES_METRICS_TOKEN: { path: ['monitor', 'metricsToken'], type: 'string' },
+  NINES_METRICS_PUBLIC: { path: ['monitor', 'metricsPublic'], type: 'boolean' },
   NINES_TEST_JOBS: { path: ['testJobs'], type: 'boolean' },
 };
 

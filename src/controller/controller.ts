@@ -13,6 +13,8 @@ import { JobRunner } from './jobs/runner.ts';
 import { TEST_JOB_TYPES } from './jobs/test-jobs.ts';
 import type { JobType } from './jobs/types.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { engineDrivers } from './monitor/drivers.ts';
+import { MonitorService, type MonitorDrivers } from './monitor/monitor-service.ts';
 import { checkKeyFile, tcpProbe, type ProbeHost } from './probe.ts';
 import type { JobRecord } from './store/job-repo.ts';
 import { openStore, type Store } from './store/store.ts';
@@ -28,6 +30,8 @@ export interface ControllerOptions {
   readonly probeHost?: ProbeHost;
   /** Extra job types to register at start (they may also be registered later with jobs.registerJobType). */
   readonly jobTypes?: readonly JobType<never>[];
+  /** Replaces the monitor's engines/hosts access (tests); default: engine probes and SSH. */
+  readonly monitorDrivers?: MonitorDrivers;
 }
 
 export interface CreateClusterResult {
@@ -74,6 +78,8 @@ export class Controller {
   readonly store: Store;
   readonly events: EventBus;
   readonly jobs: JobRunner;
+  /** Monitoring: loops per cluster, alarms, metrics, notifications (controller/monitor). */
+  readonly monitor: MonitorService;
   readonly startedAt = Date.now();
   private readonly lockFile: string;
   private closed = false;
@@ -94,6 +100,15 @@ export class Controller {
     this.jobs.registerJobType(clusterDeleteJob);
     if (options.config.testJobs) for (const t of TEST_JOB_TYPES) this.jobs.registerJobType(t);
     for (const t of options.jobTypes ?? []) this.jobs.registerJobType(t);
+    this.monitor = new MonitorService({
+      store,
+      events: this.events,
+      jobs: this.jobs,
+      logger: this.logger,
+      config: options.config.monitor,
+      dataDir: options.config.dataDir,
+      drivers: options.monitorDrivers ?? engineDrivers,
+    });
   }
 
   /** Opens the data directory (lock, key, database, migrations) and makes sure an admin token exists. */
@@ -118,6 +133,7 @@ export class Controller {
   /** Recovers interrupted jobs and starts the job queue. */
   start(): void {
     this.jobs.start();
+    if (this.config.monitor.enabled) this.monitor.start();
   }
 
   private ensureAdminToken(): void {
@@ -173,6 +189,7 @@ export class Controller {
   async close(graceMs = this.config.jobs.shutdownGraceMs): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.monitor.stop();
     await this.jobs.stop(graceMs);
     this.store.close();
     rmSync(this.lockFile, { force: true });

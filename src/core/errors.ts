@@ -284,6 +284,36 @@ export const ERRORS = {
     hint: 'The webhook or SMTP server is slow or unreachable; check it, or raise the channel timeoutMs.',
     status: 504,
   },
+  NINES_E_MONITOR_PROBE_TIMEOUT: {
+    message: 'The node did not answer the monitoring probe in time',
+    hint: 'The host or database may be overloaded, frozen or cut off from the controller; check it. The probe timeout is monitor.probeTimeoutMs in the controller configuration.',
+    status: 504,
+  },
+  NINES_E_MONITOR_UNSUPPORTED: {
+    message: 'The engine of this cluster does not offer this monitoring feature',
+    hint: 'Upgrade nines: probes and query insight are implemented per engine (src/engines/*/probe.ts, queries.ts).',
+    status: 501,
+  },
+  NINES_E_NODE_NOT_FOUND: {
+    message: 'The cluster has no such node',
+    hint: 'Name the node as HOST or HOST:PORT exactly as "nines node list --cluster NAME" shows it.',
+    status: 404,
+  },
+  NINES_E_ALARM_NOT_FOUND: {
+    message: 'No alarm with this id',
+    hint: 'List alarms with "nines alarms --all" and use the number in the ID column.',
+    status: 404,
+  },
+  NINES_E_NOTIFY_CHANNEL_NOT_FOUND: {
+    message: 'No notification channel with this name',
+    hint: 'List channels with "nines notify list".',
+    status: 404,
+  },
+  NINES_E_METRICS_AUTH: {
+    message: 'The metrics scrape was refused',
+    hint: 'Send "Authorization: Bearer TOKEN" with the scrape token (monitor.metricsToken) or an API token, or set monitor.metricsPublic: true to allow unauthenticated scrapes.',
+    status: 401,
+  },
 
   // --- input and configuration ---
   NINES_E_INVALID_ARGUMENT: {

@@ -13,6 +13,8 @@ const help = `Usage: nines cluster <subcommand> [options]
   create -f SPEC [--wait]   create a cluster from a spec file (YAML or JSON); --wait follows the job
   list                      list clusters
   show NAME                 show a cluster (spec with credentials as ***, nodes, endpoint)
+  status [NAME] [--watch]   live state with its reason and each node's role, state, lag, connections,
+                            qps, galera status ("nines cluster status --help")
   delete NAME [--yes]       delete a cluster from the controller (asks unless --yes) [--wait]
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 job failed, 4 job cancelled, 5 token refused.
@@ -76,6 +78,7 @@ export const group: CommandGroup = {
   summary: 'create, list, show and delete clusters',
   help,
   run: (args) => {
+    if (args[0] === 'status') return import('./status.ts').then((m) => m.clusterStatus(args.slice(1)));
     const json = args.includes('--json');
     return runCommand(json, async () => {
       const { values, positionals } = parseCommand(args, {

@@ -4,8 +4,10 @@ import { EXIT, UsageError, printJson, printTable } from '../output.ts';
 import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
 
 const help = `Usage: nines node list [--cluster NAME]
+       nines node stats CLUSTER [--node H]
 
-Lists the nodes of every cluster, or of one.
+list: the nodes of every cluster, or of one. stats: figures of the latest probe per node (connections, qps,
+lag, galera queue, host CPU/memory/disk).
 
 ${CONNECTION_HELP}`;
 
@@ -13,6 +15,7 @@ export const group: CommandGroup = {
   summary: 'list nodes',
   help,
   run: (args) => {
+    if (args[0] === 'stats') return import('./status.ts').then((m) => m.nodeStats(args.slice(1)));
     const json = args.includes('--json');
     return runCommand(json, async () => {
       const { values, positionals } = parseCommand(args, {

@@ -100,4 +100,79 @@ export const MIGRATIONS: readonly ((db: DatabaseSync) => void)[] = [
       );
     `);
   },
+  // 2: monitoring (issue 5): metric series and tiers, alarms, maintenance windows, per-cluster monitor settings,
+  // notification ledger and deliveries. Times are epoch milliseconds.
+  (db) => {
+    db.exec(`
+      CREATE TABLE metric_series (
+        id INTEGER PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        node TEXT NOT NULL DEFAULT '',       -- host:port, '' for a cluster series
+        metric TEXT NOT NULL,
+        UNIQUE (cluster, node, metric)
+      );
+      CREATE TABLE metric_raw (series_id INTEGER NOT NULL, time INTEGER NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (series_id, time)) WITHOUT ROWID;
+      CREATE TABLE metric_1m (series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL,
+        sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (series_id, start)) WITHOUT ROWID;
+      CREATE TABLE metric_1h (series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL,
+        sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (series_id, start)) WITHOUT ROWID;
+      CREATE TABLE metric_rollup (tier TEXT PRIMARY KEY, watermark INTEGER NOT NULL);
+      CREATE TABLE alarms (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        cluster TEXT NOT NULL,
+        node TEXT,
+        severity TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raised_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        cleared_at INTEGER,
+        clear_reason TEXT,
+        acked_by TEXT,
+        acked_at INTEGER,
+        ack_comment TEXT
+      );
+      CREATE UNIQUE INDEX alarms_active ON alarms(key) WHERE cleared_at IS NULL;
+      CREATE INDEX alarms_cluster ON alarms(cluster, id);
+      CREATE TABLE maintenance_windows (
+        cluster TEXT NOT NULL,
+        node TEXT NOT NULL DEFAULT '',       -- host:port, '' for the whole cluster
+        until INTEGER NOT NULL,
+        reason TEXT,
+        set_by TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (cluster, node)
+      );
+      CREATE TABLE monitor_settings (
+        cluster TEXT PRIMARY KEY,
+        thresholds_json TEXT NOT NULL DEFAULT '{}',
+        disabled_rules_json TEXT NOT NULL DEFAULT '[]',
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT
+      );
+      CREATE TABLE notify_ledger (key TEXT PRIMARY KEY, state TEXT NOT NULL, severity TEXT NOT NULL,
+        at INTEGER NOT NULL);
+      CREATE TABLE notification_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        transition_json TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        delivered_at INTEGER,
+        response TEXT,
+        last_error_code TEXT,
+        last_error_message TEXT,
+        last_error_at INTEGER
+      );
+      CREATE INDEX notification_deliveries_due ON notification_deliveries (state, next_attempt_at);
+    `);
+  },
 ];

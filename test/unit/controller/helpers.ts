@@ -27,7 +27,12 @@ export function openTemp(
   const keyFile = join(dir, 'id_test');
   writeFileSync(keyFile, 'not a real key\n', { mode: 0o600 });
   const config = loadConfig({
-    env: { NINES_TEST_JOBS: '1', NINES_LOG_LEVEL: 'silent', ...options.env },
+    env: {
+      NINES_TEST_JOBS: '1',
+      NINES_MONITOR_ENABLED: '0', // monitoring has its own tests (test/unit/monitor)
+      NINES_LOG_LEVEL: 'silent',
+      ...options.env,
+    },
     overrides: { dataDir: join(dir, 'data') },
   });
   const controller = Controller.open({ config, probeHost: options.probeHost ?? okProbe });
