@@ -38,7 +38,7 @@ function seed(): void {
         credentials: { admin: 'a'.repeat(16), replication: 'r'.repeat(16), monitor: 'm'.repeat(16) },
         options: { maxLagSeconds: 30, semiSync: false },
       },
-      'active',
+      'healthy',
     );
   }
   void c.close(0);

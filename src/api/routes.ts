@@ -5,6 +5,7 @@ import { parseSpecText, redactSpec, SpecInputSchema, validateSpec } from '../cor
 import { eventMatches } from '../controller/store/event-repo.ts';
 import { TERMINAL_STATES } from '../controller/store/job-repo.ts';
 import type { TokenRecord } from '../controller/store/token-repo.ts';
+import { DEPLOY_ROUTES } from './deploy-routes.ts';
 import { MONITOR_ROUTES } from './monitor-routes.ts';
 import { API_PREFIX, defineRoute, type AnyRoute } from './route-table.ts';
 import * as S from './schemas.ts';
@@ -343,6 +344,7 @@ const miscRoutes: AnyRoute[] = [
 export const ROUTES: readonly AnyRoute[] = [
   ...miscRoutes,
   ...clusterRoutes,
+  ...DEPLOY_ROUTES,
   ...jobRoutes,
   ...eventRoutes,
   ...adminRoutes,

@@ -1,6 +1,7 @@
 // Zod schemas of the API's inputs and outputs (inputs are validated with them; outputs document the OpenAPI).
 import { z } from 'zod';
 import { CLUSTER_TYPES } from '../core/spec.ts';
+import { CLUSTER_STATES } from '../controller/store/inventory-repo.ts';
 import { JOB_STATES } from '../controller/store/job-repo.ts';
 import { ROLES } from '../controller/store/token-repo.ts';
 
@@ -31,7 +32,7 @@ export const ClusterSummary = z
     name: z.string(),
     type: z.enum(CLUSTER_TYPES),
     version: z.string(),
-    state: z.enum(['creating', 'active', 'failed', 'deleting']),
+    state: z.enum(CLUSTER_STATES),
     nodes: z.number().int(),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -5,17 +5,28 @@
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { NinesError } from '../core/errors.ts';
-import { parseSpecText, redactSpec, validateSpec, type CredentialName } from '../core/spec.ts';
 import type { ControllerConfig } from './config.ts';
 import { EventBus } from './events.ts';
-import { clusterCreateJob, clusterDeleteJob } from './jobs/cluster-jobs.ts';
+import {
+  HostPool,
+  deployJobTypes,
+  fakeDeployDeps,
+  realDeployDeps,
+  submitCreate,
+  submitImport,
+  submitNodeAdd,
+  submitNodeRemove,
+  type DeployDeps,
+  type SubmitSpecResult,
+} from './deploy/index.ts';
+import { clusterDeleteJob } from './jobs/cluster-jobs.ts';
 import { JobRunner } from './jobs/runner.ts';
 import { TEST_JOB_TYPES } from './jobs/test-jobs.ts';
 import type { JobType } from './jobs/types.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { engineDrivers } from './monitor/drivers.ts';
 import { MonitorService, type MonitorDrivers } from './monitor/monitor-service.ts';
-import { checkKeyFile, tcpProbe, type ProbeHost } from './probe.ts';
+import type { ProbeHost } from './probe.ts';
 import type { JobRecord } from './store/job-repo.ts';
 import { openStore, type Store } from './store/store.ts';
 
@@ -26,19 +37,17 @@ export { ADMIN_TOKEN_FILE, PID_FILE };
 export interface ControllerOptions {
   readonly config: ControllerConfig;
   readonly logger?: Logger;
-  /** Connectivity check of cluster.create (default: TCP connect to the SSH port). */
+  /** Connectivity check of the deploy jobs (default: an SSH login on each host). */
   readonly probeHost?: ProbeHost;
+  /** Replaces the deploy jobs' engines, hosts and endpoint (tests); default: the real ones over SSH. */
+  readonly deploy?: DeployDeps;
   /** Extra job types to register at start (they may also be registered later with jobs.registerJobType). */
   readonly jobTypes?: readonly JobType<never>[];
   /** Replaces the monitor's engines/hosts access (tests); default: engine probes and SSH. */
   readonly monitorDrivers?: MonitorDrivers;
 }
 
-export interface CreateClusterResult {
-  readonly job: JobRecord;
-  readonly warnings: readonly string[];
-  readonly generated: readonly CredentialName[];
-}
+export type CreateClusterResult = SubmitSpecResult;
 
 function isAlive(pid: number): boolean {
   try {
@@ -82,6 +91,7 @@ export class Controller {
   readonly monitor: MonitorService;
   readonly startedAt = Date.now();
   private readonly lockFile: string;
+  private readonly deployDeps: DeployDeps;
   private closed = false;
 
   private constructor(options: ControllerOptions, store: Store, lockFile: string) {
@@ -96,7 +106,13 @@ export class Controller {
       logger: this.logger,
       maxConcurrent: options.config.jobs.maxConcurrent,
     });
-    this.jobs.registerJobType(clusterCreateJob(options.probeHost ?? tcpProbe));
+    this.deployDeps =
+      options.deploy ??
+      (options.config.testFakeDeploy
+        ? fakeDeployDeps(options.probeHost)
+        : realDeployDeps(new HostPool(options.config.dataDir, this.logger), options.probeHost));
+    for (const t of deployJobTypes(this.deployDeps)) this.jobs.registerJobType(t);
+    this.failInterruptedDeploys();
     this.jobs.registerJobType(clusterDeleteJob);
     if (options.config.testJobs) for (const t of TEST_JOB_TYPES) this.jobs.registerJobType(t);
     for (const t of options.jobTypes ?? []) this.jobs.registerJobType(t);
@@ -148,28 +164,40 @@ export class Controller {
   }
 
   /**
-   * Validates a spec (object, or YAML/JSON text), checks its SSH key file and queues cluster.create.
-   * Nothing is written to the store unless the spec is valid and the name free.
+   * Validates a spec (object, or YAML/JSON text), checks its SSH key file and queues cluster.create (or, for a
+   * cluster left failed by an earlier attempt and the same spec, runs the deploy again). Nothing is written to
+   * the store unless the spec is valid and the name free.
    */
-  async createCluster(input: unknown, requestedBy?: string): Promise<CreateClusterResult> {
-    const raw = typeof input === 'string' ? parseSpecText(input, 'request body') : input;
-    const { spec, warnings, generated } = validateSpec(raw);
-    await checkKeyFile(spec.ssh.keyFile);
-    // Checked after the await, in the same tick as submit: two requests for one name cannot both pass.
-    if (
-      this.store.inventory.hasCluster(spec.name) ||
-      this.store.jobs.hasActive('cluster.create', spec.name)
-    ) {
-      throw new NinesError('NINES_E_CLUSTER_EXISTS', spec.name, { context: { cluster: spec.name } });
+  createCluster(input: unknown, requestedBy?: string): Promise<CreateClusterResult> {
+    return submitCreate(this, input, requestedBy);
+  }
+
+  /** Queues cluster.import: reads the topology of a running cluster and stores it. */
+  importCluster(input: unknown, requestedBy?: string): Promise<CreateClusterResult> {
+    return submitImport(this, input, requestedBy);
+  }
+
+  /** Queues node.add `{host, port?, datacenter?, priority?}`. */
+  addNode(cluster: string, params: unknown, requestedBy?: string): JobRecord {
+    return submitNodeAdd(this, cluster, params, requestedBy);
+  }
+
+  /** Queues node.remove `{host, port?, force?}`. */
+  removeNode(cluster: string, params: unknown, requestedBy?: string): JobRecord {
+    return submitNodeRemove(this, cluster, params, requestedBy);
+  }
+
+  /** A deploy cut short by a crash of the controller (job interrupted) leaves the cluster failed, not deploying. */
+  private failInterruptedDeploys(): void {
+    for (const c of this.store.inventory.listClusters()) {
+      if (c.state !== 'deploying') continue;
+      // A queued create will run; a running one was cut by the stop and is failed by recover() (not resumable).
+      const queued = this.store.jobs.byState('queued');
+      if (queued.some((j) => j.cluster === c.name && j.type === 'cluster.create')) continue;
+      this.store.inventory.setClusterState(c.name, 'failed', {
+        error: { code: 'NINES_E_JOB_INTERRUPTED', message: 'the controller stopped during the deploy' },
+      });
     }
-    const job = this.jobs.submit({
-      type: 'cluster.create',
-      cluster: spec.name,
-      params: { spec: redactSpec(spec) },
-      secrets: { ...spec.credentials },
-      requestedBy: requestedBy ?? null,
-    });
-    return { job, warnings, generated };
   }
 
   /** Queues cluster.delete; `confirm` must repeat the cluster name. */
@@ -191,6 +219,7 @@ export class Controller {
     this.closed = true;
     await this.monitor.stop();
     await this.jobs.stop(graceMs);
+    await this.deployDeps.close();
     this.store.close();
     rmSync(this.lockFile, { force: true });
   }

@@ -263,6 +263,17 @@ export const ERRORS = {
     status: 409,
   },
 
+  NINES_E_CLUSTER_NOT_READY: {
+    message: 'The cluster is not in a state that allows this operation',
+    hint: 'Nodes can be added or removed only on a healthy (or degraded) cluster; a failed deploy is finished by running "nines cluster create -f SPEC" again with the same spec. "nines cluster list" shows the state.',
+    status: 409,
+  },
+  NINES_E_SPEC_MISMATCH: {
+    message: 'A cluster of that name exists with a different spec',
+    hint: 'Re-running "nines cluster create" finishes a failed deploy only with the same spec (credentials may be omitted: the stored ones are used). Delete the cluster first ("nines cluster delete NAME") to deploy a different spec.',
+    status: 409,
+  },
+
   // --- monitoring, alarms, notifications (issue 5): add codes here ---
   NINES_E_MONITOR_CONFIG_INVALID: {
     message: 'The monitoring thresholds or alarm settings are invalid',

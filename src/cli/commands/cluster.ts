@@ -1,4 +1,4 @@
-// nines cluster create|list|show|delete — clusters through the controller API.
+// nines cluster create|import|list|show|delete — clusters through the controller API.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { NinesError } from '../../core/errors.ts';
@@ -10,12 +10,20 @@ import { exitCodeFor, followJob, type JobView } from '../job-progress.ts';
 
 const help = `Usage: nines cluster <subcommand> [options]
 
-  create -f SPEC [--wait]   create a cluster from a spec file (YAML or JSON); --wait follows the job
-  list                      list clusters
+  create -f SPEC [--wait]   deploy a cluster from a spec file (YAML or JSON) on its hosts over SSH, with
+                            its endpoint (HAProxy, Keepalived VIP) when the spec has one. Running it again
+                            with the same spec for a cluster whose deploy failed finishes the deploy
+                            (steps are idempotent; omitted credentials come from the first attempt).
+  import -f SPEC [--wait]   import a running cluster: reads its topology with the spec's credentials and
+                            stores it; nothing is changed on the hosts
+  list                      list clusters (state deploying, healthy, degraded, failed, deleting)
   show NAME                 show a cluster (spec with credentials as ***, nodes, endpoint)
   status [NAME] [--watch]   live state with its reason and each node's role, state, lag, connections,
                             qps, galera status ("nines cluster status --help")
-  delete NAME [--yes]       delete a cluster from the controller (asks unless --yes) [--wait]
+  delete NAME [--yes]       delete a cluster from the controller (asks unless --yes) [--wait]; the
+                            databases and proxies on the hosts are left running
+
+--wait follows the job: each step and log line as it happens, then the final state.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 job failed, 4 job cancelled, 5 token refused.
 
@@ -30,13 +38,38 @@ interface ClusterSummary extends Record<string, unknown> {
   createdAt: string;
 }
 
+interface ShowResponse {
+  cluster: ClusterSummary & { observed: { error?: { code: string; message: string; hint?: string } | null } };
+  nodes: Record<string, unknown>[];
+  endpoint: { proxies: string[]; writePort: number; readPort: number; virtualIp: string | null } | null;
+}
+
+function printCluster(res: ShowResponse): void {
+  const c = res.cluster;
+  console.log(`${c.name}: ${c.type} ${c.version}, ${c.state}, created ${c.createdAt}`);
+  const err = c.observed.error;
+  if (c.state === 'failed' && err) {
+    console.log(`last deploy failed: ${err.code}: ${err.message}`);
+    console.log('retry: nines cluster create -f SPEC (the same spec) finishes the deploy');
+  }
+  const ep = res.endpoint;
+  if (ep) {
+    const hosts = ep.virtualIp ? [ep.virtualIp] : ep.proxies;
+    console.log(
+      `endpoint: writes ${hosts.map((h) => `${h}:${ep.writePort}`).join(', ')}; reads ${hosts.map((h) => `${h}:${ep.readPort}`).join(', ')}${ep.virtualIp ? ` (VIP over ${ep.proxies.join(', ')})` : ''}`,
+    );
+  }
+  console.log('');
+  printTable(res.nodes, ['host', 'port', 'role', 'datacenter', 'priority', 'state']);
+}
+
 async function waitOrPrint(client: ApiClient, job: JobView, wait: boolean, json: boolean): Promise<number> {
   if (!wait) {
     if (json) printJson({ job });
     else console.log(`job ${job.id} ${job.type} queued; follow it with: nines job logs ${job.id} --follow`);
     return EXIT.OK;
   }
-  const final = await followJob(client, job.id, { quiet: json });
+  const final = await followJob(client, job.id, { quiet: json, logs: !json });
   if (json) printJson({ job: final });
   else {
     console.log(`job ${final.id} ${final.type} ${final.state}`);
@@ -60,8 +93,9 @@ async function create(
   file: string | undefined,
   wait: boolean,
   json: boolean,
+  what: 'create' | 'import' = 'create',
 ): Promise<number> {
-  if (!file) throw new UsageError('cluster create needs -f SPEC');
+  if (!file) throw new UsageError(`cluster ${what} needs -f SPEC`);
   let text: string;
   try {
     text = readFileSync(file === '-' ? 0 : file, 'utf8');
@@ -69,13 +103,15 @@ async function create(
     throw new NinesError('NINES_E_INVALID_ARGUMENT', `cannot read ${file}`, { cause: err });
   }
   const spec = parseSpecText(text, file); // syntax errors with this file's name, line and column
-  const res = await client.request<{ job: JobView; warnings: string[] }>('POST', '/clusters', spec);
+  const path = what === 'import' ? '/clusters/import' : '/clusters';
+  const res = await client.request<{ job: JobView; warnings: string[]; retry?: boolean }>('POST', path, spec);
   if (!json) for (const w of res.warnings) console.error(`warning: ${w}`);
+  if (!json && res.retry) console.error('the cluster exists from a failed deploy: deploying it again');
   return waitOrPrint(client, res.job, wait, json);
 }
 
 export const group: CommandGroup = {
-  summary: 'create, list, show and delete clusters',
+  summary: 'create (deploy), import, list, show and delete clusters',
   help,
   run: (args) => {
     if (args[0] === 'status') return import('./status.ts').then((m) => m.clusterStatus(args.slice(1)));
@@ -96,6 +132,8 @@ export const group: CommandGroup = {
       switch (sub ?? '') {
         case 'create':
           return create(client, values.file, values.wait, json);
+        case 'import':
+          return create(client, values.file, values.wait, json, 'import');
         case 'list': {
           const { clusters } = await client.get<{ clusters: ClusterSummary[] }>('/clusters');
           if (json) printJson({ clusters });
@@ -104,15 +142,9 @@ export const group: CommandGroup = {
         }
         case 'show': {
           if (!name) throw new UsageError('cluster show needs NAME');
-          const res = await client.get<{ cluster: ClusterSummary; nodes: Record<string, unknown>[] }>(
-            `/clusters/${encodeURIComponent(name)}`,
-          );
+          const res = await client.get<ShowResponse>(`/clusters/${encodeURIComponent(name)}`);
           if (json) printJson(res);
-          else {
-            const c = res.cluster;
-            console.log(`${c.name}: ${c.type} ${c.version}, ${c.state}, created ${c.createdAt}\n`);
-            printTable(res.nodes, ['host', 'port', 'role', 'datacenter', 'priority', 'state']);
-          }
+          else printCluster(res);
           return EXIT.OK;
         }
         case 'delete': {
@@ -125,7 +157,9 @@ export const group: CommandGroup = {
           return waitOrPrint(client, job, values.wait, json);
         }
         default:
-          throw new UsageError(`unknown subcommand 'cluster ${sub ?? ''}' (create, list, show, delete)`);
+          throw new UsageError(
+            `unknown subcommand 'cluster ${sub ?? ''}' (create, import, list, show, delete)`,
+          );
       }
     });
   },

@@ -1,18 +1,98 @@
-// nines node list [--cluster C]
+// nines node list|add|remove — the nodes of clusters through the controller API.
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
 import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+import { exitCodeFor, followJob, type JobView } from '../job-progress.ts';
 
-const help = `Usage: nines node list [--cluster NAME]
-       nines node stats CLUSTER [--node H]
+const help = `Usage: nines node <subcommand> [options]
 
-list: the nodes of every cluster, or of one. stats: figures of the latest probe per node (connections, qps,
-lag, galera queue, host CPU/memory/disk).
+  list [--cluster NAME]                    list the nodes of every cluster, or of one
+  stats CLUSTER [--node H]                 figures of the latest probe per node (connections, qps, lag,
+                                           galera queue, host CPU/memory/disk)
+  add CLUSTER --host H [--port P] [--datacenter DC] [--priority N] [--wait]
+                                           add a node to a running cluster: the database is installed
+                                           and configured on H over SSH (same ssh settings as the
+                                           cluster), joins as a replica (Galera: a member), and the
+                                           endpoint's HAProxy learns it
+  remove CLUSTER --host H [--port P] [--force] [--wait]
+                                           stop a node and take it out of the cluster and the endpoint;
+                                           removing the primary, a node others replicate from, or a
+                                           Galera node whose loss breaks quorum is refused without --force
+
+--wait follows the job (each step and log line), then prints the final state.
+Exit codes: 0 ok, 1 error, 2 usage, 3 job failed, 4 job cancelled, 5 token refused.
 
 ${CONNECTION_HELP}`;
 
+async function waitOrPrint(client: ApiClient, job: JobView, wait: boolean, json: boolean): Promise<number> {
+  if (!wait) {
+    if (json) printJson({ job });
+    else console.log(`job ${job.id} ${job.type} queued; follow it with: nines job logs ${job.id} --follow`);
+    return EXIT.OK;
+  }
+  const final = await followJob(client, job.id, { quiet: json, logs: !json });
+  if (json) printJson({ job: final });
+  else {
+    console.log(`job ${final.id} ${final.type} ${final.state}`);
+    if (final.error)
+      console.log(`error ${final.error.code}: ${final.error.message}\nhint: ${final.error.hint}`);
+  }
+  return exitCodeFor(final);
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UsageError(`--port: expected 1-65535, got '${value}'`);
+  return n;
+}
+
+function parsePriority(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1000)
+    throw new UsageError(`--priority: expected 0-1000, got '${value}'`);
+  return n;
+}
+
+interface Target {
+  readonly cluster: string;
+  readonly host: string;
+  readonly port: number | undefined;
+}
+
+async function addNode(
+  client: ApiClient,
+  t: Target,
+  datacenter: string | undefined,
+  priority: number | undefined,
+): Promise<JobView> {
+  const res = await client.request<{ job: JobView }>(
+    'POST',
+    `/clusters/${encodeURIComponent(t.cluster)}/nodes`,
+    {
+      host: t.host,
+      ...(t.port !== undefined ? { port: t.port } : {}),
+      ...(datacenter !== undefined ? { datacenter } : {}),
+      ...(priority !== undefined ? { priority } : {}),
+    },
+  );
+  return res.job;
+}
+
+async function removeNode(client: ApiClient, t: Target, force: boolean): Promise<JobView> {
+  const query = new URLSearchParams({
+    ...(t.port !== undefined ? { port: String(t.port) } : {}),
+    ...(force ? { force: '1' } : {}),
+  }).toString();
+  const path = `/clusters/${encodeURIComponent(t.cluster)}/nodes/${encodeURIComponent(t.host)}`;
+  const res = await client.request<{ job: JobView }>('DELETE', `${path}${query ? `?${query}` : ''}`);
+  return res.job;
+}
+
 export const group: CommandGroup = {
-  summary: 'list nodes',
+  summary: 'list, add and remove nodes',
   help,
   run: (args) => {
     if (args[0] === 'stats') return import('./status.ts').then((m) => m.nodeStats(args.slice(1)));
@@ -21,19 +101,37 @@ export const group: CommandGroup = {
       const { values, positionals } = parseCommand(args, {
         ...CONNECTION_OPTIONS,
         cluster: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        datacenter: { type: 'string' },
+        priority: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        wait: { type: 'boolean', default: false },
       });
       if (values.help) {
         console.log(help);
         return EXIT.OK;
       }
-      if (positionals[0] !== 'list')
-        throw new UsageError(`unknown subcommand 'node ${positionals[0] ?? ''}' (list)`);
+      const [sub, cluster] = positionals;
       const client = new ApiClient({ url: values.url, token: values.token });
-      const q = values.cluster ? `?cluster=${encodeURIComponent(values.cluster)}` : '';
-      const { nodes } = await client.get<{ nodes: Record<string, unknown>[] }>(`/nodes${q}`);
-      if (json) printJson({ nodes });
-      else printTable(nodes, ['cluster', 'host', 'port', 'role', 'datacenter', 'priority', 'state']);
-      return EXIT.OK;
+      if (sub === 'list') {
+        const q = values.cluster ? `?cluster=${encodeURIComponent(values.cluster)}` : '';
+        const { nodes } = await client.get<{ nodes: Record<string, unknown>[] }>(`/nodes${q}`);
+        if (json) printJson({ nodes });
+        else printTable(nodes, ['cluster', 'host', 'port', 'role', 'datacenter', 'priority', 'state']);
+        return EXIT.OK;
+      }
+      if (sub !== 'add' && sub !== 'remove') {
+        throw new UsageError(`unknown subcommand 'node ${sub ?? ''}' (list, add, remove)`);
+      }
+      if (!cluster) throw new UsageError(`node ${sub} needs CLUSTER`);
+      if (!values.host) throw new UsageError(`node ${sub} needs --host HOST`);
+      const target = { cluster, host: values.host, port: parsePort(values.port) };
+      const job =
+        sub === 'add'
+          ? await addNode(client, target, values.datacenter, parsePriority(values.priority))
+          : await removeNode(client, target, values.force);
+      return waitOrPrint(client, job, values.wait, json);
     });
   },
 };

@@ -4,7 +4,13 @@ import { CREDENTIAL_NAMES, redactSpec, type ClusterSpec } from '../../core/spec.
 import type { Db } from './db.ts';
 import type { SecretRepo } from './secret-repo.ts';
 
-export type ClusterState = 'creating' | 'active' | 'failed' | 'deleting';
+/**
+ * deploying: a cluster.create job works on it (or was interrupted: re-run create); healthy: deployed or imported
+ * and verified; degraded: imported with nodes that did not answer; failed: the last deploy failed (re-run
+ * create with the same spec to finish it); deleting: cluster.delete runs.
+ */
+export const CLUSTER_STATES = ['deploying', 'healthy', 'degraded', 'failed', 'deleting'] as const;
+export type ClusterState = (typeof CLUSTER_STATES)[number];
 
 export interface ClusterSummary {
   readonly name: string;
@@ -133,6 +139,61 @@ export class InventoryRepo {
           n.priority,
         );
       }
+      const ep = spec.endpoint;
+      if (ep) {
+        this.db.run(
+          'INSERT INTO endpoints (cluster, proxies_json, write_port, read_port, virtual_ip) VALUES (?, ?, ?, ?, ?)',
+          spec.name,
+          JSON.stringify(ep.proxies),
+          ep.writePort,
+          ep.readPort,
+          ep.virtualIp ?? null,
+        );
+      }
+      for (const name of CREDENTIAL_NAMES)
+        this.secrets.set(credentialScope(spec.name), name, spec.credentials[name]);
+    });
+  }
+
+  /**
+   * Replaces the stored spec of an existing cluster (nodes added or removed, a retried deploy): the spec
+   * column, the node rows (rows of nodes that stay keep their observed state), the endpoint and the
+   * credentials, in one transaction.
+   */
+  replaceSpec(spec: ClusterSpec): void {
+    this.summaries = undefined;
+    this.db.tx(() => {
+      this.db.run(
+        'UPDATE clusters SET version = ?, spec_json = ?, updated_at = ? WHERE name = ?',
+        spec.version,
+        JSON.stringify(redactSpec(spec)),
+        new Date().toISOString(),
+        spec.name,
+      );
+      const keep = new Set(spec.nodes.map((n) => `${n.host}:${n.port}`));
+      for (const row of this.listNodes(spec.name)) {
+        if (!keep.has(`${row.host}:${row.port}`)) {
+          this.db.run(
+            'DELETE FROM nodes WHERE cluster = ? AND host = ? AND port = ?',
+            spec.name,
+            row.host,
+            row.port,
+          );
+        }
+      }
+      for (const n of spec.nodes) {
+        this.db.run(
+          `INSERT INTO nodes (cluster, host, port, role, datacenter, priority) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (cluster, host, port) DO UPDATE SET datacenter = excluded.datacenter, priority = excluded.priority`,
+          spec.name,
+          n.host,
+          n.port,
+          n.role ?? null,
+          n.datacenter,
+          n.priority,
+        );
+      }
+      this.db.run('DELETE FROM endpoints WHERE cluster = ?', spec.name);
       const ep = spec.endpoint;
       if (ep) {
         this.db.run(

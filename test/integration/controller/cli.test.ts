@@ -102,7 +102,7 @@ test('cluster create --wait, list --json, show, node list, job logs --follow, ev
   };
   assert.deepEqual(
     clusters.map((c) => [c.name, c.state, c.nodes]),
-    [['cli-one', 'active', 2]],
+    [['cli-one', 'healthy', 2]],
   );
 
   const table = await nines(['cluster', 'list']);
@@ -181,7 +181,7 @@ test('help texts', async () => {
   const main = await nines(['--help']);
   assert.equal(main.code, 0);
   for (const g of ['controller', 'cluster', 'node', 'job', 'events', 'spec']) {
-    assert.match(main.stdout, new RegExp(`^  ${g}$`, 'm'));
+    assert.match(main.stdout, new RegExp(`^  ${g}\\s`, 'm'));
     const h = await nines([g, '--help']);
     assert.equal(h.code, 0, g);
     assert.match(h.stdout, /^Usage: nines /);

@@ -43,7 +43,10 @@ export function startController(
       '--listen',
       '127.0.0.1:0',
     ],
-    { env: { ...process.env, NINES_TEST_JOBS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, NINES_TEST_JOBS: '1', NINES_TEST_FAKE_DEPLOY: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

@@ -236,7 +236,14 @@ test('create -> 202 with a job; the cluster is returned with credentials as ***;
   assert.ok(!jobRes.body.includes('Top-Secret-Admin-1'));
   assert.deepEqual(
     jobRes.json<{ steps: { name: string }[] }>().steps.map((s) => s.name),
-    ['validate', 'store', 'connectivity', 'activate'],
+    [
+      'validate',
+      'store in the inventory',
+      'connectivity',
+      'controller address',
+      'fake deploy',
+      'record topology',
+    ],
   );
   const events = await app.inject({
     method: 'GET',

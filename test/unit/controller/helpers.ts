@@ -29,6 +29,7 @@ export function openTemp(
   const config = loadConfig({
     env: {
       NINES_TEST_JOBS: '1',
+      NINES_TEST_FAKE_DEPLOY: '1',
       NINES_MONITOR_ENABLED: '0', // monitoring has its own tests (test/unit/monitor)
       NINES_LOG_LEVEL: 'silent',
       ...options.env,

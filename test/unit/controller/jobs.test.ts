@@ -139,7 +139,7 @@ test('cluster.create stores the cluster, probes every host and activates it', as
     await waitForState(t.controller, job.id, 'succeeded');
     assert.deepEqual(probed.sort(), ['10.0.0.50:22', '127.0.0.1:22']);
     const cluster = t.controller.store.inventory.getCluster('alpha');
-    assert.equal(cluster?.state, 'active');
+    assert.equal(cluster?.state, 'healthy');
     assert.equal(cluster.spec.credentials.admin, '***');
     assert.equal(t.controller.store.inventory.listNodes('alpha').length, 2);
     assert.equal(Object.keys(t.controller.store.inventory.credentials('alpha')).length, 3);
