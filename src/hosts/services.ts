@@ -217,12 +217,20 @@ class HostServiceManager implements ServiceManager {
         throw err;
       });
       if (res.exitCode === 0) return;
-      if ((await this.status(spec)).state !== 'running') {
+      // Two readings apart: a daemon that re-executes itself (HAProxy's master does, after loading) shows an
+      // empty /proc/PID/cmdline for a moment and would look stopped.
+      if (!(await this.#runningSoon(spec))) {
         throw await this.#failure(spec, this.#pidFile(spec), 'stopped before it became ready');
       }
       if (Date.now() > deadline) throw await this.#failure(spec, this.#pidFile(spec), 'did not become ready');
       await sleep(check.intervalMs ?? 200);
     }
+  }
+
+  async #runningSoon(spec: ServiceSpec): Promise<boolean> {
+    if ((await this.status(spec)).state === 'running') return true;
+    await sleep(POLL_MS * 3);
+    return (await this.status(spec)).state === 'running';
   }
 
   async #failure(spec: ServiceSpec, pidFile: string, what: string): Promise<NinesError> {
