@@ -140,7 +140,13 @@ export async function superviseCommand(input: SuperviseInput): Promise<RawExecRe
     if (typeof first === 'string') {
       cancel.abort();
       // Stopped while waiting for a channel or a connection: if the command starts after all, kill it.
-      starting.then((cmd) => cmd.kill()).catch(() => undefined);
+      // Its exit is of no interest any more, but must not become an unhandled rejection (connection lost later).
+      starting
+        .then((cmd) => {
+          cmd.exited.catch(() => undefined);
+          return cmd.kill();
+        })
+        .catch(() => undefined);
       throw stopError(first, input, started);
     }
     const exit = await Promise.race([first.exited, stop.promise]);

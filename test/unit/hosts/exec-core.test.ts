@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { superviseCommand, type RunningCommand } from '../../../src/hosts/exec-core.ts';
+import { NinesError, isNinesError } from '../../../src/core/errors.ts';
+
+test('a command stopped before it started is killed when it starts, and its later transport loss stays handled', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    let killed = false;
+    let loseConnection: (err: Error) => void = () => undefined;
+    const ac = new AbortController();
+    const run = superviseCommand({
+      host: 'h1',
+      argv: ['sleep', '60'],
+      options: { signal: ac.signal },
+      sudoUsed: false,
+      // The channel opens only after the caller gave up (a queued command on a busy connection).
+      start: () =>
+        new Promise<RunningCommand>((resolve) =>
+          setTimeout(() => {
+            const exited = new Promise<never>((_, reject) => (loseConnection = reject));
+            resolve({
+              exited,
+              kill: () => {
+                killed = true;
+                return Promise.resolve();
+              },
+            });
+          }, 20),
+        ),
+    });
+    ac.abort();
+    await assert.rejects(run, (e) => isNinesError(e, 'NINES_E_COMMAND_ABORTED'));
+    await new Promise((r) => setTimeout(r, 40));
+    assert.ok(killed, 'the late-starting command was killed');
+    loseConnection(new NinesError('NINES_E_HOST_UNREACHABLE', 'h1: the SSH connection was lost'));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(unhandled, [], 'no unhandled rejection');
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
