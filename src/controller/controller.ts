@@ -5,6 +5,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { NinesError } from '../core/errors.ts';
+import { SshPool } from '../hosts/ssh-pool.ts';
 import type { ControllerConfig } from './config.ts';
 import { EventBus } from './events.ts';
 import {
@@ -93,6 +94,8 @@ export class Controller {
   private readonly lockFile: string;
   private readonly deployDeps: DeployDeps;
   private closed = false;
+  /** The monitor pollers' SSH connections: owned here so close() ends them (nothing keeps the process alive). */
+  private readonly monitorPool = new SshPool();
 
   private constructor(options: ControllerOptions, store: Store, lockFile: string) {
     this.config = options.config;
@@ -124,6 +127,7 @@ export class Controller {
       config: options.config.monitor,
       dataDir: options.config.dataDir,
       drivers: options.monitorDrivers ?? engineDrivers,
+      sshPool: this.monitorPool,
     });
   }
 
@@ -218,6 +222,7 @@ export class Controller {
     if (this.closed) return;
     this.closed = true;
     await this.monitor.stop();
+    this.monitorPool.closeAll();
     await this.jobs.stop(graceMs);
     await this.deployDeps.close();
     this.store.close();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ClusterSpec } from '../../core/spec.ts';
 import type { Executor } from '../../hosts/executor.ts';
 import { createSshExecutor } from '../../hosts/ssh-executor.ts';
+import type { SshPool } from '../../hosts/ssh-pool.ts';
 import { resolveKeyFile } from '../probe.ts';
 
 export interface MonitorHostAccess {
@@ -12,7 +13,8 @@ export interface MonitorHostAccess {
   close(): Promise<void>;
 }
 
-export function monitorHostAccess(spec: ClusterSpec, dataDir: string): MonitorHostAccess {
+/** `pool`: the controller's own SSH pool (closed at shutdown), so no poller connection outlives the controller. */
+export function monitorHostAccess(spec: ClusterSpec, dataDir: string, pool?: SshPool): MonitorHostAccess {
   const cache = new Map<string, Executor>();
   const knownHostsPath = spec.ssh.knownHostsFile
     ? resolveKeyFile(spec.ssh.knownHostsFile)
@@ -28,6 +30,7 @@ export function monitorHostAccess(spec: ClusterSpec, dataDir: string): MonitorHo
           privateKeyPath: resolveKeyFile(spec.ssh.keyFile),
           knownHostsPath,
           connectTimeoutMs: 5000,
+          ...(pool ? { pool } : {}),
         });
         cache.set(host, ex);
       }

@@ -22,6 +22,7 @@ import type { ChannelConfig } from '../../core/monitor-notify.ts';
 import type { Store } from '../store/store.ts';
 import { ClusterMonitor, type ProxyServerState, type TickContext } from './cluster-monitor.ts';
 import { monitorHostAccess, type MonitorHostAccess } from './host-access.ts';
+import type { SshPool } from '../../hosts/ssh-pool.ts';
 import { queryKillJob } from './query-insight.ts';
 import { clusterStatusView, type ClusterStatusView } from './status-view.ts';
 import { handleSnapshot, type ClusterState } from './tick-handler.ts';
@@ -49,6 +50,8 @@ export interface MonitorServiceOptions {
   readonly config: MonitorConfig;
   readonly dataDir: string;
   readonly drivers: MonitorDrivers;
+  /** SSH pool of the pollers (host stats, HAProxy); the controller closes it after stop(). */
+  readonly sshPool?: SshPool;
   /** Replaces createChannel (tests). */
   readonly createChannel?: (c: ChannelConfig) => NotificationChannel;
 }
@@ -208,7 +211,10 @@ export class MonitorService {
     const drivers = this.options.drivers;
     const hosts =
       drivers.readHostStats || drivers.readProxy
-        ? (drivers.hostAccess ?? ((s: ClusterSpec) => monitorHostAccess(s, this.options.dataDir)))(spec)
+        ? (
+            drivers.hostAccess ??
+            ((s: ClusterSpec) => monitorHostAccess(s, this.options.dataDir, this.options.sshPool))
+          )(spec)
         : undefined;
     const state: ClusterState = { health: undefined, snapshot: undefined, evaluation: undefined };
     const byKey = new Map(specNodes.map((n) => [`${n.host}:${n.port}`, n]));
