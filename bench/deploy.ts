@@ -3,7 +3,7 @@
 // job the API and CLI run, SSH connectivity check and controller address included; no endpoint).
 // Goals: galera <= 30 s, mariadb-replication <= 20 s, postgres-streaming <= 15 s.
 //   node bench/deploy.ts [runs=1] [types=mariadb-replication,galera,postgres-streaming]
-// galera uses the default SST method (mariabackup); add "galera-rsync" for rsync SST.
+// galera uses the default SST method (rsync); add "galera-mariabackup" for mariabackup SST.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ const types = (process.argv[3] ?? 'mariadb-replication,galera,postgres-streaming
 const VARIANTS: Record<string, { type: string; goalS: number; options?: Record<string, unknown> }> = {
   'mariadb-replication': { type: 'mariadb-replication', goalS: 20 },
   galera: { type: 'galera', goalS: 30 },
-  'galera-rsync': { type: 'galera', goalS: 30, options: { sstMethod: 'rsync' } },
+  'galera-mariabackup': { type: 'galera', goalS: 30, options: { sstMethod: 'mariabackup' } },
   'postgres-streaming': { type: 'postgres-streaming', goalS: 15 },
 };
 

@@ -106,7 +106,10 @@ const OptionsSchema = z.strictObject({
     .boolean('expected true or false')
     .optional()
     .describe('postgres-streaming: synchronous replication (synchronous_standby_names).'),
-  sstMethod: z.enum(['rsync', 'mariabackup']).optional().describe('galera: state snapshot transfer method.'),
+  sstMethod: z
+    .enum(['rsync', 'mariabackup'])
+    .optional()
+    .describe('galera: state snapshot transfer method. Default rsync.'),
   gcacheSize: z
     .string('expected a size like 512M or 1G')
     .regex(/^[1-9][0-9]*[KMG]$/, 'expected a size like 512M or 1G')
@@ -300,7 +303,7 @@ function normalizeOptions(input: Parsed): ClusterSpec['options'] {
     ...(input.type === 'mariadb-replication' ? { semiSync: o.semiSync ?? false } : {}),
     ...(input.type === 'postgres-streaming' ? { synchronous: o.synchronous ?? false } : {}),
     ...(input.type === 'galera'
-      ? { sstMethod: o.sstMethod ?? 'mariabackup', gcacheSize: o.gcacheSize ?? '1G' }
+      ? { sstMethod: o.sstMethod ?? 'rsync', gcacheSize: o.gcacheSize ?? '1G' }
       : {}),
   };
 }

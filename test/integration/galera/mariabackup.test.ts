@@ -1,4 +1,4 @@
-// galera with the default SST method (mariabackup): the SST user and its 0640 credentials file, joins by
+// galera with mariabackup SST (spec option; rsync is the default): the SST user and its 0640 credentials file, joins by
 // mariabackup, one Primary component of 3.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ describe('galera with mariabackup SST on lab hosts', { timeout: ms(300_000) }, (
       nodes: lab.inventory.hosts.map((h) => ({ host: h.address })),
       ssh: { keyFile: '/dev/null' },
       credentials: { admin: 'admin-secret-1', replication: 'sst-secret-1', monitor: 'monitor-secret-1' },
-      options: { gcacheSize: '32M' },
+      options: { sstMethod: 'mariabackup', gcacheSize: '32M' },
     }).spec;
     hosts = labHostAccess(lab.inventory);
   });

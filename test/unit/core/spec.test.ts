@@ -40,7 +40,7 @@ test('defaults are applied per type and the result is frozen', () => {
   const galera = validateSpec(
     base({ type: 'galera', endpoint: { proxies: ['p1', 'p2'], virtualIp: '10.0.0.100' } }),
   ).spec;
-  assert.deepEqual(galera.options, { maxLagSeconds: 30, sstMethod: 'mariabackup', gcacheSize: '1G' });
+  assert.deepEqual(galera.options, { maxLagSeconds: 30, sstMethod: 'rsync', gcacheSize: '1G' });
   assert.deepEqual(galera.endpoint, {
     proxies: ['p1', 'p2'],
     virtualIp: '10.0.0.100',

@@ -61,8 +61,8 @@ innodb_flush_log_at_trx_commit = 2
 sst-syslog = -1
 `;
 
-test('mariabackup SST (the default): wsrep file + a 0640 mysql-owned SST credentials file', () => {
-  const s = spec();
+test('mariabackup SST: wsrep file + a 0640 mysql-owned SST credentials file', () => {
+  const s = spec({ sstMethod: 'mariabackup' });
   const files = galeraEngine.renderNodeConfig(s, nodeOf(s, 1)).map((f) => ({ ...f }));
   assert.deepEqual(files, [
     {
