@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ERRORS, NinesError, isNinesError, type ErrorCode } from '../core/errors.ts';
 import { ADMIN_TOKEN_FILE, defaultDataDir } from '../controller/paths.ts';
 import { EXIT, UsageError, reportError } from './output.ts';
+import type { CommandGroup } from './main.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8456';
 
@@ -160,4 +161,43 @@ export async function runCommand(json: boolean, fn: () => Promise<number>): Prom
     if (isNinesError(err) && /^NINES_E_AUTH_/.test(err.code)) return EXIT.AUTH;
     return code;
   }
+}
+
+type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** What an API command's handler gets: its parsed flags (connection flags included), a client, --json. */
+export interface ApiCommand<O extends CommandOptions> {
+  readonly values: ReturnType<typeof parseCommand<typeof CONNECTION_OPTIONS & O>>['values'];
+  readonly positionals: string[];
+  readonly client: ApiClient;
+  readonly json: boolean;
+}
+
+/**
+ * A command group that talks to the controller: parses its flags plus the connection flags (usage errors for
+ * unknown ones), answers --help, builds the API client, and reports errors with the shared exit codes.
+ */
+export function apiGroup<O extends CommandOptions>(def: {
+  readonly summary: string;
+  readonly help: string;
+  readonly options: O;
+  run(command: ApiCommand<O>): Promise<number>;
+}): CommandGroup {
+  return {
+    summary: def.summary,
+    help: def.help,
+    run: (args) => {
+      const json = args.includes('--json');
+      return runCommand(json, async () => {
+        const { values, positionals } = parseCommand(args, { ...CONNECTION_OPTIONS, ...def.options });
+        const common = values as { help?: boolean; url?: string; token?: string };
+        if (common.help) {
+          console.log(def.help);
+          return EXIT.OK;
+        }
+        const client = new ApiClient({ url: common.url, token: common.token });
+        return def.run({ values, positionals, client, json });
+      });
+    },
+  };
 }

@@ -1,7 +1,8 @@
 // nines alarms [--cluster C] [--all]  |  nines alarms ack ID [--comment TEXT]  |  nines alarms thresholds ...
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
-import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+import type { ApiClient } from '../client.ts';
+import { CONNECTION_HELP, apiGroup } from '../client.ts';
 
 const help = `Usage: nines alarms [--cluster C] [--all] [--limit N]
        nines alarms ack ID [--comment TEXT]
@@ -115,31 +116,22 @@ async function list(client: ApiClient, values: Opts, json: boolean): Promise<num
   return EXIT.OK;
 }
 
-export const group: CommandGroup = {
+export const group: CommandGroup = apiGroup({
   summary: 'list, acknowledge and configure alarms',
   help,
-  run: (args) => {
-    const json = args.includes('--json');
-    return runCommand(json, async () => {
-      const { values, positionals } = parseCommand(args, {
-        ...CONNECTION_OPTIONS,
-        cluster: { type: 'string' },
-        all: { type: 'boolean', default: false },
-        limit: { type: 'string' },
-        comment: { type: 'string' },
-        set: { type: 'string' },
-        disable: { type: 'string' },
-      });
-      if (values.help) {
-        console.log(help);
-        return EXIT.OK;
-      }
-      const client = new ApiClient({ url: values.url, token: values.token });
-      const [sub, arg] = positionals;
-      if (sub === 'ack') return ack(client, arg, values.comment, json);
-      if (sub === 'thresholds') return thresholds(client, arg, values, json);
-      if (sub !== undefined) throw new UsageError(`unknown subcommand 'alarms ${sub}' (ack, thresholds)`);
-      return list(client, values, json);
-    });
+  options: {
+    cluster: { type: 'string' },
+    all: { type: 'boolean', default: false },
+    limit: { type: 'string' },
+    comment: { type: 'string' },
+    set: { type: 'string' },
+    disable: { type: 'string' },
   },
-};
+  run: async ({ values, positionals, client, json }) => {
+    const [sub, arg] = positionals;
+    if (sub === 'ack') return ack(client, arg, values.comment, json);
+    if (sub === 'thresholds') return thresholds(client, arg, values, json);
+    if (sub !== undefined) throw new UsageError(`unknown subcommand 'alarms ${sub}' (ack, thresholds)`);
+    return list(client, values, json);
+  },
+});

@@ -2,7 +2,8 @@
 import { isNinesError } from '../../core/errors.ts';
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson } from '../output.ts';
-import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+import type { ApiClient } from '../client.ts';
+import { CONNECTION_HELP, apiGroup } from '../client.ts';
 
 const help = `Usage: nines events [--cluster C] [--type T] [--limit N] [--follow]
 
@@ -45,38 +46,29 @@ async function follow(client: ApiClient, q: URLSearchParams, since: number, json
   }
 }
 
-export const group: CommandGroup = {
+export const group: CommandGroup = apiGroup({
   summary: 'show and follow events',
   help,
-  run: (args) => {
-    const json = args.includes('--json');
-    return runCommand(json, async () => {
-      const { values, positionals } = parseCommand(args, {
-        ...CONNECTION_OPTIONS,
-        cluster: { type: 'string' },
-        type: { type: 'string' },
-        limit: { type: 'string' },
-        follow: { type: 'boolean', short: 'f', default: false },
-      });
-      if (values.help) {
-        console.log(help);
-        return EXIT.OK;
-      }
-      if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0] ?? ''}'`);
-      const client = new ApiClient({ url: values.url, token: values.token });
-      const q = new URLSearchParams();
-      if (values.cluster) q.set('cluster', values.cluster);
-      if (values.type) q.set('type', values.type);
-      const list = new URLSearchParams(q);
-      list.set('limit', values.limit ?? '50');
-      const { events } = await client.get<{ events: EventView[] }>(`/events?${list.toString()}`);
-      if (!values.follow) {
-        if (json) printJson({ events });
-        else for (const e of events) print(e, false);
-        return EXIT.OK;
-      }
-      for (const e of events) print(e, json);
-      return follow(client, q, events.at(-1)?.id ?? 0, json);
-    });
+  options: {
+    cluster: { type: 'string' },
+    type: { type: 'string' },
+    limit: { type: 'string' },
+    follow: { type: 'boolean', short: 'f', default: false },
   },
-};
+  run: async ({ values, positionals, client, json }) => {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0] ?? ''}'`);
+    const q = new URLSearchParams();
+    if (values.cluster) q.set('cluster', values.cluster);
+    if (values.type) q.set('type', values.type);
+    const list = new URLSearchParams(q);
+    list.set('limit', values.limit ?? '50');
+    const { events } = await client.get<{ events: EventView[] }>(`/events?${list.toString()}`);
+    if (!values.follow) {
+      if (json) printJson({ events });
+      else for (const e of events) print(e, false);
+      return EXIT.OK;
+    }
+    for (const e of events) print(e, json);
+    return follow(client, q, events.at(-1)?.id ?? 0, json);
+  },
+});

@@ -1,7 +1,8 @@
 // nines job list|show|logs|cancel
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
-import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+import type { ApiClient } from '../client.ts';
+import { CONNECTION_HELP, apiGroup } from '../client.ts';
 import { exitCodeFor, followJob, type JobView } from '../job-progress.ts';
 
 const help = `Usage: nines job <subcommand> [options]
@@ -47,49 +48,40 @@ async function logs(client: ApiClient, id: number, follow: boolean, json: boolea
   return EXIT.OK;
 }
 
-export const group: CommandGroup = {
+export const group: CommandGroup = apiGroup({
   summary: 'list, show, follow and cancel jobs',
   help,
-  run: (args) => {
-    const json = args.includes('--json');
-    return runCommand(json, async () => {
-      const { values, positionals } = parseCommand(args, {
-        ...CONNECTION_OPTIONS,
-        cluster: { type: 'string' },
-        state: { type: 'string' },
-        limit: { type: 'string' },
-        follow: { type: 'boolean', short: 'f', default: false },
-      });
-      if (values.help) {
-        console.log(help);
+  options: {
+    cluster: { type: 'string' },
+    state: { type: 'string' },
+    limit: { type: 'string' },
+    follow: { type: 'boolean', short: 'f', default: false },
+  },
+  run: async ({ values, positionals, client, json }) => {
+    const [sub, idArg] = positionals;
+    switch (sub ?? '') {
+      case 'list': {
+        const q = new URLSearchParams();
+        if (values.cluster) q.set('cluster', values.cluster);
+        if (values.state) q.set('state', values.state);
+        if (values.limit) q.set('limit', values.limit);
+        const { jobs } = await client.get<{ jobs: Record<string, unknown>[] }>(`/jobs?${q.toString()}`);
+        if (json) printJson({ jobs });
+        else printTable(jobs, ['id', 'type', 'cluster', 'state', 'progress', 'createdAt', 'finishedAt']);
         return EXIT.OK;
       }
-      const client = new ApiClient({ url: values.url, token: values.token });
-      const [sub, idArg] = positionals;
-      switch (sub ?? '') {
-        case 'list': {
-          const q = new URLSearchParams();
-          if (values.cluster) q.set('cluster', values.cluster);
-          if (values.state) q.set('state', values.state);
-          if (values.limit) q.set('limit', values.limit);
-          const { jobs } = await client.get<{ jobs: Record<string, unknown>[] }>(`/jobs?${q.toString()}`);
-          if (json) printJson({ jobs });
-          else printTable(jobs, ['id', 'type', 'cluster', 'state', 'progress', 'createdAt', 'finishedAt']);
-          return EXIT.OK;
-        }
-        case 'show':
-          return show(client, jobId(idArg), json);
-        case 'logs':
-          return logs(client, jobId(idArg), values.follow, json);
-        case 'cancel': {
-          const { job } = await client.request<{ job: JobView }>('POST', `/jobs/${jobId(idArg)}/cancel`);
-          if (json) printJson({ job });
-          else console.log(`job ${job.id}: cancel requested (state ${job.state})`);
-          return EXIT.OK;
-        }
-        default:
-          throw new UsageError(`unknown subcommand 'job ${sub ?? ''}' (list, show, logs, cancel)`);
+      case 'show':
+        return show(client, jobId(idArg), json);
+      case 'logs':
+        return logs(client, jobId(idArg), values.follow, json);
+      case 'cancel': {
+        const { job } = await client.request<{ job: JobView }>('POST', `/jobs/${jobId(idArg)}/cancel`);
+        if (json) printJson({ job });
+        else console.log(`job ${job.id}: cancel requested (state ${job.state})`);
+        return EXIT.OK;
       }
-    });
+      default:
+        throw new UsageError(`unknown subcommand 'job ${sub ?? ''}' (list, show, logs, cancel)`);
+    }
   },
-};
+});

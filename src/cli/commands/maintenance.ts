@@ -1,7 +1,8 @@
 // nines maintenance on|off CLUSTER [--node H] [--until 2h] [--reason TEXT]  |  nines maintenance list CLUSTER
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
-import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+import type { ApiClient } from '../client.ts';
+import { CONNECTION_HELP, apiGroup } from '../client.ts';
 
 const help = `Usage: nines maintenance on CLUSTER [--node H] [--until 2h|ISO-TIME] [--reason TEXT]
        nines maintenance off CLUSTER [--node H]
@@ -46,54 +47,45 @@ async function on(
   return EXIT.OK;
 }
 
-export const group: CommandGroup = {
+export const group: CommandGroup = apiGroup({
   summary: 'maintenance windows of clusters and nodes',
   help,
-  run: (args) => {
-    const json = args.includes('--json');
-    return runCommand(json, async () => {
-      const { values, positionals } = parseCommand(args, {
-        ...CONNECTION_OPTIONS,
-        node: { type: 'string' },
-        until: { type: 'string' },
-        reason: { type: 'string' },
-      });
-      if (values.help) {
-        console.log(help);
+  options: {
+    node: { type: 'string' },
+    until: { type: 'string' },
+    reason: { type: 'string' },
+  },
+  run: async ({ values, positionals, client, json }) => {
+    const [sub, cluster] = positionals;
+    if (!cluster) throw new UsageError(`maintenance ${sub ?? '<on|off|list>'} needs CLUSTER`);
+    const path = `/clusters/${encodeURIComponent(cluster)}/maintenance`;
+    const scope = values.node ? `node ${values.node}` : `cluster ${cluster}`;
+    switch (sub ?? '') {
+      case 'on':
+        return on(client, path, scope, values, json);
+      case 'off': {
+        const q = values.node ? `?node=${encodeURIComponent(values.node)}` : '';
+        const res = await client.request<{ ended: boolean }>('DELETE', `${path}${q}`);
+        if (json) printJson(res);
+        else console.log(res.ended ? `maintenance of ${scope} ended` : `${scope} was not in maintenance`);
         return EXIT.OK;
       }
-      const [sub, cluster] = positionals;
-      if (!cluster) throw new UsageError(`maintenance ${sub ?? '<on|off|list>'} needs CLUSTER`);
-      const client = new ApiClient({ url: values.url, token: values.token });
-      const path = `/clusters/${encodeURIComponent(cluster)}/maintenance`;
-      const scope = values.node ? `node ${values.node}` : `cluster ${cluster}`;
-      switch (sub ?? '') {
-        case 'on':
-          return on(client, path, scope, values, json);
-        case 'off': {
-          const q = values.node ? `?node=${encodeURIComponent(values.node)}` : '';
-          const res = await client.request<{ ended: boolean }>('DELETE', `${path}${q}`);
-          if (json) printJson(res);
-          else console.log(res.ended ? `maintenance of ${scope} ended` : `${scope} was not in maintenance`);
-          return EXIT.OK;
-        }
-        case 'list': {
-          const res = await client.get<{ maintenance: Window[] }>(path);
-          if (json) printJson(res);
-          else
-            printTable(
-              res.maintenance.map((m) => ({
-                scope: m.node ?? 'cluster',
-                until: new Date(m.until).toISOString(),
-                reason: m.reason ?? '-',
-                by: m.setBy ?? '-',
-              })),
-            );
-          return EXIT.OK;
-        }
-        default:
-          throw new UsageError(`unknown subcommand 'maintenance ${sub ?? ''}' (on, off, list)`);
+      case 'list': {
+        const res = await client.get<{ maintenance: Window[] }>(path);
+        if (json) printJson(res);
+        else
+          printTable(
+            res.maintenance.map((m) => ({
+              scope: m.node ?? 'cluster',
+              until: new Date(m.until).toISOString(),
+              reason: m.reason ?? '-',
+              by: m.setBy ?? '-',
+            })),
+          );
+        return EXIT.OK;
       }
-    });
+      default:
+        throw new UsageError(`unknown subcommand 'maintenance ${sub ?? ''}' (on, off, list)`);
+    }
   },
-};
+});

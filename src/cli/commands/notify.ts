@@ -4,7 +4,8 @@ import { parseDocument } from 'yaml';
 import { NinesError } from '../../core/errors.ts';
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
-import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+import type { ApiClient } from '../client.ts';
+import { CONNECTION_HELP, apiGroup } from '../client.ts';
 
 const help = `Usage: nines notify list
        nines notify add -f CHANNEL.yaml        (webhook, slack or email; see docs/monitoring.md)
@@ -57,54 +58,45 @@ async function deliveries(
   return EXIT.OK;
 }
 
-export const group: CommandGroup = {
+export const group: CommandGroup = apiGroup({
   summary: 'notification channels and deliveries',
   help,
-  run: (args) => {
-    const json = args.includes('--json');
-    return runCommand(json, async () => {
-      const { values, positionals } = parseCommand(args, {
-        ...CONNECTION_OPTIONS,
-        file: { type: 'string', short: 'f' },
-        channel: { type: 'string' },
-        state: { type: 'string' },
-        limit: { type: 'string' },
-      });
-      if (values.help) {
-        console.log(help);
+  options: {
+    file: { type: 'string', short: 'f' },
+    channel: { type: 'string' },
+    state: { type: 'string' },
+    limit: { type: 'string' },
+  },
+  run: async ({ values, positionals, client, json }) => {
+    const [sub, name] = positionals;
+    switch (sub ?? '') {
+      case 'list': {
+        const res = await client.get<{ channels: Record<string, unknown>[] }>('/notify/channels');
+        if (json) printJson(res);
+        else printTable(res.channels, ['name', 'kind', 'target', 'minSeverity', 'clusters']);
         return EXIT.OK;
       }
-      const client = new ApiClient({ url: values.url, token: values.token });
-      const [sub, name] = positionals;
-      switch (sub ?? '') {
-        case 'list': {
-          const res = await client.get<{ channels: Record<string, unknown>[] }>('/notify/channels');
-          if (json) printJson(res);
-          else printTable(res.channels, ['name', 'kind', 'target', 'minSeverity', 'clusters']);
-          return EXIT.OK;
-        }
-        case 'add': {
-          const res = await client.request<{ channel: Record<string, unknown> }>(
-            'POST',
-            '/notify/channels',
-            readChannel(values.file),
-          );
-          if (json) printJson(res);
-          else console.log(`channel ${String(res.channel.name)} saved (${String(res.channel.target)})`);
-          return EXIT.OK;
-        }
-        case 'remove': {
-          if (!name) throw new UsageError('notify remove needs NAME');
-          const res = await client.request('DELETE', `/notify/channels/${encodeURIComponent(name)}`);
-          if (json) printJson(res);
-          else console.log(`channel ${name} deleted`);
-          return EXIT.OK;
-        }
-        case 'deliveries':
-          return deliveries(client, values, json);
-        default:
-          throw new UsageError(`unknown subcommand 'notify ${sub ?? ''}' (list, add, remove, deliveries)`);
+      case 'add': {
+        const res = await client.request<{ channel: Record<string, unknown> }>(
+          'POST',
+          '/notify/channels',
+          readChannel(values.file),
+        );
+        if (json) printJson(res);
+        else console.log(`channel ${String(res.channel.name)} saved (${String(res.channel.target)})`);
+        return EXIT.OK;
       }
-    });
+      case 'remove': {
+        if (!name) throw new UsageError('notify remove needs NAME');
+        const res = await client.request('DELETE', `/notify/channels/${encodeURIComponent(name)}`);
+        if (json) printJson(res);
+        else console.log(`channel ${name} deleted`);
+        return EXIT.OK;
+      }
+      case 'deliveries':
+        return deliveries(client, values, json);
+      default:
+        throw new UsageError(`unknown subcommand 'notify ${sub ?? ''}' (list, add, remove, deliveries)`);
+    }
   },
-};
+});

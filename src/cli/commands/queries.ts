@@ -1,7 +1,8 @@
 // nines queries top|running CLUSTER [--node H]  |  nines queries kill CLUSTER --node H ID [--terminate] [--wait]
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
-import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
+import type { ApiClient } from '../client.ts';
+import { CONNECTION_HELP, apiGroup } from '../client.ts';
 import { exitCodeFor, followJob, type JobView } from '../job-progress.ts';
 
 const help = `Usage: nines queries top CLUSTER [--node H] [--limit N] [--order-by totalTime|calls|rows]
@@ -105,40 +106,31 @@ async function kill(
   return exitCodeFor(final);
 }
 
-export const group: CommandGroup = {
+export const group: CommandGroup = apiGroup({
   summary: 'top statements, running queries, kill a query',
   help,
-  run: (args) => {
-    const json = args.includes('--json');
-    return runCommand(json, async () => {
-      const { values, positionals } = parseCommand(args, {
-        ...CONNECTION_OPTIONS,
-        node: { type: 'string' },
-        limit: { type: 'string' },
-        'order-by': { type: 'string' },
-        terminate: { type: 'boolean', default: false },
-        wait: { type: 'boolean', default: false },
-      });
-      if (values.help) {
-        console.log(help);
-        return EXIT.OK;
-      }
-      const [sub, cluster, id] = positionals;
-      if (!cluster) throw new UsageError(`queries ${sub ?? '<top|running|kill>'} needs CLUSTER`);
-      const client = new ApiClient({ url: values.url, token: values.token });
-      const base = `/clusters/${encodeURIComponent(cluster)}/queries`;
-      const q = new URLSearchParams();
-      if (values.node) q.set('node', values.node);
-      switch (sub ?? '') {
-        case 'top':
-          return top(client, base, q, values, json);
-        case 'running':
-          return running(client, base, q, json);
-        case 'kill':
-          return kill(client, base, id, values, json);
-        default:
-          throw new UsageError(`unknown subcommand 'queries ${sub ?? ''}' (top, running, kill)`);
-      }
-    });
+  options: {
+    node: { type: 'string' },
+    limit: { type: 'string' },
+    'order-by': { type: 'string' },
+    terminate: { type: 'boolean', default: false },
+    wait: { type: 'boolean', default: false },
   },
-};
+  run: async ({ values, positionals, client, json }) => {
+    const [sub, cluster, id] = positionals;
+    if (!cluster) throw new UsageError(`queries ${sub ?? '<top|running|kill>'} needs CLUSTER`);
+    const base = `/clusters/${encodeURIComponent(cluster)}/queries`;
+    const q = new URLSearchParams();
+    if (values.node) q.set('node', values.node);
+    switch (sub ?? '') {
+      case 'top':
+        return top(client, base, q, values, json);
+      case 'running':
+        return running(client, base, q, json);
+      case 'kill':
+        return kill(client, base, id, values, json);
+      default:
+        throw new UsageError(`unknown subcommand 'queries ${sub ?? ''}' (top, running, kill)`);
+    }
+  },
+});
