@@ -2,7 +2,7 @@
 // plain lines otherwise), and returns the job's final record. Reconnects with Last-Event-ID if the stream drops.
 import { isNinesError } from '../core/errors.ts';
 import type { ApiClient } from './client.ts';
-import { EXIT } from './output.ts';
+import { EXIT, printJson } from './output.ts';
 
 export interface JobView {
   readonly id: number;
@@ -91,4 +91,26 @@ export async function followJob(
     await new Promise((r) => setTimeout(r, 1000));
   }
   return (await client.get<{ job: JobView }>(`/jobs/${id}`)).job;
+}
+
+/** A job just submitted: print it and return (no --wait), or follow it to the end and print the outcome. */
+export async function waitOrPrint(
+  client: ApiClient,
+  job: JobView,
+  wait: boolean,
+  json: boolean,
+): Promise<number> {
+  if (!wait) {
+    if (json) printJson({ job });
+    else console.log(`job ${job.id} ${job.type} queued; follow it with: nines job logs ${job.id} --follow`);
+    return EXIT.OK;
+  }
+  const final = await followJob(client, job.id, { quiet: json, logs: !json });
+  if (json) printJson({ job: final });
+  else {
+    console.log(`job ${final.id} ${final.type} ${final.state}`);
+    if (final.error)
+      console.log(`error ${final.error.code}: ${final.error.message}\nhint: ${final.error.hint}`);
+  }
+  return exitCodeFor(final);
 }

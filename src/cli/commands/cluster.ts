@@ -6,7 +6,7 @@ import { parseSpecText } from '../../core/spec.ts';
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
 import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
-import { exitCodeFor, followJob, type JobView } from '../job-progress.ts';
+import { waitOrPrint, type JobView } from '../job-progress.ts';
 
 const help = `Usage: nines cluster <subcommand> [options]
 
@@ -61,22 +61,6 @@ function printCluster(res: ShowResponse): void {
   }
   console.log('');
   printTable(res.nodes, ['host', 'port', 'role', 'datacenter', 'priority', 'state']);
-}
-
-async function waitOrPrint(client: ApiClient, job: JobView, wait: boolean, json: boolean): Promise<number> {
-  if (!wait) {
-    if (json) printJson({ job });
-    else console.log(`job ${job.id} ${job.type} queued; follow it with: nines job logs ${job.id} --follow`);
-    return EXIT.OK;
-  }
-  const final = await followJob(client, job.id, { quiet: json, logs: !json });
-  if (json) printJson({ job: final });
-  else {
-    console.log(`job ${final.id} ${final.type} ${final.state}`);
-    if (final.error)
-      console.log(`error ${final.error.code}: ${final.error.message}\nhint: ${final.error.hint}`);
-  }
-  return exitCodeFor(final);
 }
 
 async function confirm(name: string): Promise<boolean> {

@@ -2,7 +2,7 @@
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
 import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
-import { exitCodeFor, followJob, type JobView } from '../job-progress.ts';
+import { waitOrPrint, type JobView } from '../job-progress.ts';
 
 const help = `Usage: nines node <subcommand> [options]
 
@@ -23,22 +23,6 @@ const help = `Usage: nines node <subcommand> [options]
 Exit codes: 0 ok, 1 error, 2 usage, 3 job failed, 4 job cancelled, 5 token refused.
 
 ${CONNECTION_HELP}`;
-
-async function waitOrPrint(client: ApiClient, job: JobView, wait: boolean, json: boolean): Promise<number> {
-  if (!wait) {
-    if (json) printJson({ job });
-    else console.log(`job ${job.id} ${job.type} queued; follow it with: nines job logs ${job.id} --follow`);
-    return EXIT.OK;
-  }
-  const final = await followJob(client, job.id, { quiet: json, logs: !json });
-  if (json) printJson({ job: final });
-  else {
-    console.log(`job ${final.id} ${final.type} ${final.state}`);
-    if (final.error)
-      console.log(`error ${final.error.code}: ${final.error.message}\nhint: ${final.error.hint}`);
-  }
-  return exitCodeFor(final);
-}
 
 function parsePort(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
