@@ -2,6 +2,7 @@
 // interface (STYLE.md §2). Errors become NinesErrors with stable codes: NINES_E_DB_AUTH, NINES_E_DB_UNREACHABLE,
 // NINES_E_DB_QUERY (the server's errno is in `context.errno`, e.g. 1290 read-only, 1047 Galera not ready).
 // A client is one persistent connection: the monitor keeps one per node and probes over it every second.
+import { connect as netConnect, type Socket } from 'node:net';
 import mariadb from 'mariadb';
 import type { Connection, SqlError } from 'mariadb';
 import { NinesError, isNinesError } from '../../core/errors.ts';
@@ -124,10 +125,12 @@ class MariadbClient implements SqlClient {
   readonly #conn: Connection;
   readonly #endpoint: SqlEndpoint;
   readonly #queryTimeoutMs: number;
+  readonly #socket: Socket;
   #broken = false;
 
-  constructor(conn: Connection, endpoint: SqlEndpoint, queryTimeoutMs: number) {
+  constructor(conn: Connection, socket: Socket, endpoint: SqlEndpoint, queryTimeoutMs: number) {
     this.#conn = conn;
+    this.#socket = socket;
     this.#endpoint = endpoint;
     this.#queryTimeoutMs = queryTimeoutMs;
     this.address = `${endpoint.host}:${endpoint.port}`;
@@ -163,8 +166,19 @@ class MariadbClient implements SqlClient {
     try {
       await withDeadline(this.#conn.end(), 2000);
     } catch {
-      this.#conn.destroy();
+      this.#abandon('closed without an answer from the server');
     }
+  }
+
+  /**
+   * Gives up on the connection by destroying its socket (the connector then fails what is pending and reports
+   * through the listeners above). Never the connector's destroy(): with a statement still running it opens a
+   * hidden "KILL" connection without an error listener, whose failure against a dying host (EPIPE) would be an
+   * uncaught exception that ends the controller.
+   */
+  #abandon(reason: string): void {
+    this.#broken = true;
+    this.#socket.destroy(new Error(`${this.address}: ${reason}`));
   }
 
   async #run(sql: string, params: readonly unknown[], timeoutMs: number | undefined): Promise<unknown> {
@@ -173,8 +187,7 @@ class MariadbClient implements SqlClient {
       return await withDeadline(this.#conn.query(sql, [...params]), ms);
     } catch (err) {
       if (err instanceof DeadlineExceeded) {
-        this.#broken = true;
-        this.#conn.destroy();
+        this.#abandon(`no answer within ${ms} ms`);
         throw new NinesError('NINES_E_DB_UNREACHABLE', `${this.address}: no answer within ${ms} ms`, {
           context: { host: this.#endpoint.host, port: this.#endpoint.port, statement: sql.slice(0, 200) },
         });
@@ -198,8 +211,13 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 /** Opens one connection. Throws NINES_E_DB_AUTH or NINES_E_DB_UNREACHABLE. */
 export async function connectSql(endpoint: SqlEndpoint, options: SqlOptions = {}): Promise<SqlClient> {
   const connectTimeout = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // Our own socket, so a deadline can drop it (see #abandon); its no-op error listener outlives the connector's
+  // own, so nothing that happens to it later becomes an uncaught exception.
+  const socket = netConnect({ host: endpoint.host, port: endpoint.port });
+  socket.on('error', () => undefined);
   try {
     const conn = await mariadb.createConnection({
+      stream: () => socket,
       host: endpoint.host,
       port: endpoint.port,
       user: endpoint.user,
@@ -212,8 +230,9 @@ export async function connectSql(endpoint: SqlEndpoint, options: SqlOptions = {}
       allowPublicKeyRetrieval: false,
       multipleStatements: false,
     });
-    return new MariadbClient(conn, endpoint, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
+    return new MariadbClient(conn, socket, endpoint, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
   } catch (err) {
+    socket.destroy();
     throw classifySqlError(err, endpoint);
   }
 }
