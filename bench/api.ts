@@ -52,7 +52,7 @@ async function startController(): Promise<{ url: string; pid: number; startMs: n
     process.execPath,
     [
       '--disable-warning=ExperimentalWarning',
-      join(root, 'src/cli/main.ts'),
+      join(root, 'src/cli/nines.js'),
       'controller',
       'start',
       '--data-dir',

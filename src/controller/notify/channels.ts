@@ -1,7 +1,6 @@
 // Notification channels: a JSON webhook (POST with fetch), a Slack-compatible webhook, and email over SMTP with
 // nodemailer. A channel sends one alarm transition or throws a NinesError whose message holds no secret and whose
 // context says whether a retry can help (context.retryable).
-import { createTransport } from 'nodemailer';
 import { NinesError, isNinesError } from '../../core/errors.ts';
 import {
   channelSecrets,
@@ -121,6 +120,8 @@ export function emailChannel(c: EmailChannelConfig): NotificationChannel {
   const secrets = channelSecrets(c);
   const s = c.smtp;
   const send = async (t: AlarmTransition, signal: AbortSignal): Promise<SendResult> => {
+    // Loaded on first use: most controllers never send email, and nodemailer costs ~4 MB of memory.
+    const { createTransport } = (await import('nodemailer')).default;
     const transport = createTransport({
       host: s.host,
       port: s.port,

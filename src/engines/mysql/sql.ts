@@ -3,7 +3,6 @@
 // NINES_E_DB_QUERY (the server's errno is in `context.errno`, e.g. 1290 read-only, 1047 Galera not ready).
 // A client is one persistent connection: the monitor keeps one per node and probes over it every second.
 import { connect as netConnect, type Socket } from 'node:net';
-import mariadb from 'mariadb';
 import type { Connection, SqlError } from 'mariadb';
 import { NinesError, isNinesError } from '../../core/errors.ts';
 
@@ -216,6 +215,8 @@ export async function connectSql(endpoint: SqlEndpoint, options: SqlOptions = {}
   const socket = netConnect({ host: endpoint.host, port: endpoint.port });
   socket.on('error', () => undefined);
   try {
+    // Loaded on first use: a controller without MariaDB clusters never pays its ~11 MB.
+    const { default: mariadb } = await import('mariadb');
     const conn = await mariadb.createConnection({
       stream: () => socket,
       host: endpoint.host,
