@@ -26,14 +26,20 @@ export function defaultPidFile(name: string, runDir = DEFAULT_RUN_DIR): string {
   return `${runDir}/${name}.pid`;
 }
 
-// Prints "running PID", "starting PID" (PID alive but not yet exec'd into the daemon, or recycled),
-// "stopped dead" (pidfile names a gone process) or "stopped none" (no pidfile).
+// Prints "running PID", "starting PID" (PID alive but not yet exec'd into the daemon — or caught mid-exec — or
+// recycled), "stopped dead" (pidfile names a gone or zombie process) or "stopped none" (no pidfile).
 const STATUS_FN = [
   'svc_status() {',
   '  pid=$(cat -- "$1" 2>/dev/null) || { echo stopped none; return; }',
   '  case $pid in ""|*[!0-9]*) echo stopped none; return;; esac',
+  '  if [ ! -e "/proc/$pid" ]; then echo stopped dead; return; fi',
   '  got=$(tr "\\000" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | head -n 1)',
-  '  if [ -z "$got" ]; then echo stopped dead; return; fi',
+  // An empty cmdline is a zombie (dead) or a process in the middle of exec (it has no mm for a moment).
+  '  if [ -z "$got" ]; then',
+  '    st=$(sed "s/.*) //" "/proc/$pid/stat" 2>/dev/null | cut -d " " -f 1)',
+  '    if [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]; then echo stopped dead; else echo starting "$pid"; fi',
+  '    return',
+  '  fi',
   '  want=$(cat -- "$1.cmd" 2>/dev/null)',
   '  if [ -n "$want" ] && [ "$got" != "$want" ] && [ "${got##*/}" != "${want##*/}" ]; then echo starting "$pid"; return; fi',
   '  echo running "$pid"',
