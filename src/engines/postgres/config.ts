@@ -274,7 +274,15 @@ export function renderPrimarySetupSql(
   ].join('\n');
 }
 
-/** Creates a physical slot unless it exists (idempotent). */
+/**
+ * Creates a physical slot that reserves WAL at once (idempotent). Without immediately_reserve a slot holds no WAL
+ * until a standby first uses it, so a checkpoint (another clone's, say) can recycle the segments a pg_basebackup
+ * still has to stream. A slot left unused and unreserved by an older attempt is replaced.
+ */
 export function createSlotSql(slot: string): string {
-  return `SELECT pg_create_physical_replication_slot(${quoteLiteral(slot)}) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(slot)});`;
+  const name = quoteLiteral(slot);
+  return [
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${name} AND restart_lsn IS NULL AND NOT active;`,
+    `SELECT pg_create_physical_replication_slot(${name}, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ${name});`,
+  ].join('\n');
 }

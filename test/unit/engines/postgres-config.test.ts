@@ -170,8 +170,10 @@ describe('postgres config rendering', () => {
         'CREATE EXTENSION IF NOT EXISTS pg_stat_statements;',
         'CREATE SCHEMA IF NOT EXISTS nines;',
         'CREATE TABLE IF NOT EXISTS nines.marker (id text PRIMARY KEY, token text NOT NULL, at timestamptz NOT NULL DEFAULT now());',
-        "SELECT pg_create_physical_replication_slot('nines_n10_0_0_2') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'nines_n10_0_0_2');",
-        "SELECT pg_create_physical_replication_slot('nines_db_3_example_5440') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'nines_db_3_example_5440');",
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'nines_n10_0_0_2' AND restart_lsn IS NULL AND NOT active;",
+        "SELECT pg_create_physical_replication_slot('nines_n10_0_0_2', true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'nines_n10_0_0_2');",
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'nines_db_3_example_5440' AND restart_lsn IS NULL AND NOT active;",
+        "SELECT pg_create_physical_replication_slot('nines_db_3_example_5440', true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'nines_db_3_example_5440');",
         '',
       ].join('\n'),
     );
