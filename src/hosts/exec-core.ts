@@ -100,6 +100,11 @@ function stopTrigger(options: ExecOptions): { promise: Promise<Stop>; cancel: ()
   };
 }
 
+function lastLine(text: string): string {
+  const line = text.trimEnd().split('\n').pop()?.trim() ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
 function outcomeError(input: SuperviseInput, exit: CommandExit, stderr: string): NinesError | undefined {
   const argv = redactedArgv(input.argv, input.options.secrets);
   const context = {
@@ -112,9 +117,11 @@ function outcomeError(input: SuperviseInput, exit: CommandExit, stderr: string):
     return new NinesError('NINES_E_SUDO', `${input.host}: sudo -n refused ${argv.join(' ')}`, { context });
   }
   if (exit.exitCode !== 0 && input.options.check !== false) {
+    // The command's own last word (e.g. pg_basebackup's reason) belongs in the message: job logs show messages.
+    const said = lastLine(context.stderr);
     return new NinesError(
       'NINES_E_COMMAND_FAILED',
-      `${input.host}: ${argv.join(' ')} exited with ${exit.exitCode}`,
+      `${input.host}: ${argv.join(' ')} exited with ${exit.exitCode}${said ? `: ${said}` : ''}`,
       { context },
     );
   }

@@ -44,3 +44,28 @@ test('a command stopped before it started is killed when it starts, and its late
     process.off('unhandledRejection', onUnhandled);
   }
 });
+
+test("a failed command's message ends with its last stderr line, secrets redacted", async () => {
+  const run = superviseCommand({
+    host: 'h1',
+    argv: ['pg_basebackup', '--password=s3cret-pw'],
+    options: { secrets: ['s3cret-pw'] },
+    sudoUsed: false,
+    start: (sink) => {
+      sink.stderr(Buffer.from('pg_basebackup: connecting with s3cret-pw\n'));
+      sink.stderr(Buffer.from('pg_basebackup: error: WAL segment already removed (pw s3cret-pw)\n\n'));
+      return Promise.resolve({
+        exited: Promise.resolve({ exitCode: 1, wrapperStarted: true }),
+        kill: () => Promise.resolve(),
+      });
+    },
+  });
+  await assert.rejects(run, (e) => {
+    assert.ok(isNinesError(e, 'NINES_E_COMMAND_FAILED'));
+    assert.equal(
+      e.message,
+      'A command exited with a non-zero status: h1: pg_basebackup --password=*** exited with 1: pg_basebackup: error: WAL segment already removed (pw ***)',
+    );
+    return true;
+  });
+});
