@@ -17,6 +17,7 @@ import {
   type SqlClient,
 } from '../../../src/engines/mysql/index.ts';
 import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
+import { poll } from '../../support/poll.ts';
 
 const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
 const LOGS = join(import.meta.dirname, '..', '..', '..', '.lab', 'logs');
@@ -30,21 +31,6 @@ function makeSpec(addresses: readonly string[], admin = 'admin-secret-1'): Clust
     credentials: { admin, replication: "repl'secret\\1", monitor: 'monitor-secret-1' },
     options: { semiSync: true },
   }).spec;
-}
-
-async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function summary(t: Topology): string[] {

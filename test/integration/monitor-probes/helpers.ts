@@ -4,23 +4,13 @@ import assert from 'node:assert/strict';
 import type { NodeObservation } from '../../../src/core/monitor-observation.ts';
 import type { NodeProbe } from '../../../src/engines/engine.ts';
 import { TIMEOUT_SCALE } from '../../support/lab-engine.ts';
+import { poll as pollEvery } from '../../support/poll.ts';
 
 export const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
 
-/** Calls fn until it returns a value other than undefined; fails at the deadline with the last error. */
-export async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** poll() at a 200 ms pace (probes answer once a second). */
+export function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  return pollEvery(what, timeoutMs, fn, 200);
 }
 
 /** Observes until `ok(observation)`; returns that observation. Fails with the last observation at the deadline. */

@@ -12,6 +12,7 @@ import { postgresEngine } from '../../../src/engines/postgres/index.ts';
 import { connectSql, withSql, type SqlClient } from '../../../src/engines/postgres/sql.ts';
 import { PG_USERS, slotName } from '../../../src/engines/postgres/config.ts';
 import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
+import { poll } from '../../support/poll.ts';
 
 const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
 const LOGS = join(tmpdir(), 'nines-test-logs');
@@ -25,21 +26,6 @@ function makeSpec(addresses: readonly string[], admin = 'admin-secret-1'): Clust
     credentials: { admin, replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
     options: { synchronous: true },
   }).spec;
-}
-
-async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
@@ -111,10 +97,8 @@ describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
       assert.match(err.message, new RegExp(h3.address.replaceAll('.', '\\.')), err.message);
 
       await labFault(lab.inventory.name, 'h3', 'restart');
-      await poll(
-        async () => ((await sshAnswers(h3.address, 22, 1000)) ? true : undefined),
-        ms(20_000),
-        'h3 ssh',
+      await poll('h3 ssh', ms(20_000), async () =>
+        (await sshAnswers(h3.address, 22, 1000)) ? true : undefined,
       );
       const ctx = ctxFor(spec);
       const topology = await postgresEngine.deploy(ctx);
@@ -147,14 +131,10 @@ describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
     for (const i of [1, 2]) {
       const c = await admin(node(i));
       try {
-        const rows = await poll(
-          async () => {
-            const r = await c.query<{ v: string }>('SELECT v FROM app_rows WHERE id = 1');
-            return r.length > 0 ? r : undefined;
-          },
-          ms(10_000),
-          `row on ${node(i).host}`,
-        );
+        const rows = await poll(`row on ${node(i).host}`, ms(10_000), async () => {
+          const r = await c.query<{ v: string }>('SELECT v FROM app_rows WHERE id = 1');
+          return r.length > 0 ? r : undefined;
+        });
         assert.deepEqual(rows, [{ v: 'hello' }]);
         await assert.rejects(c.query("INSERT INTO app_rows VALUES (2, 'no')"), (e: unknown) => {
           assert.ok(isNinesError(e, 'NINES_E_DB_QUERY'), String(e));
@@ -228,7 +208,7 @@ describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
         { onBroken: (e) => (broken = e) },
       );
       const removed = await postgresEngine.removeNode(ctxFor(spec4), h4, { force: false });
-      await poll(() => Promise.resolve(broken === undefined ? undefined : true), ms(10_000), 'onBroken');
+      await poll('onBroken', ms(10_000), () => Promise.resolve(broken === undefined ? undefined : true));
       assert.ok(isNinesError(broken, 'NINES_E_DB_UNREACHABLE'), String(broken));
       assert.ok(probe.closed);
       assert.equal(removed.nodes.length, 3);
