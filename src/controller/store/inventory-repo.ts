@@ -139,19 +139,7 @@ export class InventoryRepo {
           n.priority,
         );
       }
-      const ep = spec.endpoint;
-      if (ep) {
-        this.db.run(
-          'INSERT INTO endpoints (cluster, proxies_json, write_port, read_port, virtual_ip) VALUES (?, ?, ?, ?, ?)',
-          spec.name,
-          JSON.stringify(ep.proxies),
-          ep.writePort,
-          ep.readPort,
-          ep.virtualIp ?? null,
-        );
-      }
-      for (const name of CREDENTIAL_NAMES)
-        this.secrets.set(credentialScope(spec.name), name, spec.credentials[name]);
+      this.writeEndpointAndCredentials(spec);
     });
   }
 
@@ -194,20 +182,25 @@ export class InventoryRepo {
         );
       }
       this.db.run('DELETE FROM endpoints WHERE cluster = ?', spec.name);
-      const ep = spec.endpoint;
-      if (ep) {
-        this.db.run(
-          'INSERT INTO endpoints (cluster, proxies_json, write_port, read_port, virtual_ip) VALUES (?, ?, ?, ?, ?)',
-          spec.name,
-          JSON.stringify(ep.proxies),
-          ep.writePort,
-          ep.readPort,
-          ep.virtualIp ?? null,
-        );
-      }
-      for (const name of CREDENTIAL_NAMES)
-        this.secrets.set(credentialScope(spec.name), name, spec.credentials[name]);
+      this.writeEndpointAndCredentials(spec);
     });
+  }
+
+  /** The endpoint row and the encrypted credentials of a spec (inside the caller's transaction). */
+  private writeEndpointAndCredentials(spec: ClusterSpec): void {
+    const ep = spec.endpoint;
+    if (ep) {
+      this.db.run(
+        'INSERT INTO endpoints (cluster, proxies_json, write_port, read_port, virtual_ip) VALUES (?, ?, ?, ?, ?)',
+        spec.name,
+        JSON.stringify(ep.proxies),
+        ep.writePort,
+        ep.readPort,
+        ep.virtualIp ?? null,
+      );
+    }
+    for (const name of CREDENTIAL_NAMES)
+      this.secrets.set(credentialScope(spec.name), name, spec.credentials[name]);
   }
 
   hasCluster(name: string): boolean {
