@@ -256,3 +256,50 @@ test('failover phases: one step forward, abort only before promotion, resume nam
   assert.equal(resumeStep('done').step, null);
   assert.equal(resumeStep('aborted').step, null);
 });
+
+test('the live failover plan says what would happen, in one sentence', async () => {
+  const { failoverPlan } = await import('../../../src/core/recovery/plan.ts');
+  const base = {
+    ranking: { primaryDatacenter: 'dc1', maxApplyBacklogSeconds: 10 },
+    ackMode: 'synchronous' as const,
+    ackSet: new Set(['h2', 'h3']),
+    primaryLastPosition: 5531n,
+    unit: 'transactions' as const,
+    ackName: 'semi-sync',
+    positionLabel: (n: string) => (n === 'h2' ? 'GTID 0-1-5531' : 'GTID 0-1-5530'),
+  };
+  const cand = (node: string, received: bigint, reachable = true) => ({
+    node,
+    reachable,
+    received,
+    applied: received,
+    applyBacklogSeconds: 0,
+    datacenter: 'dc1',
+    priority: 100,
+  });
+  const plan = failoverPlan({ ...base, candidates: [cand('h3', 5530n), cand('h2', 5531n)] });
+  assert.equal(plan.action, 'promote');
+  assert.equal(
+    plan.reason,
+    'if the primary fails now: promote h2 (GTID 0-1-5531, most advanced, same datacenter, priority 100); h3 follows h2; expected loss 0 (semi-sync)',
+  );
+  const refused = failoverPlan({ ...base, candidates: [cand('h2', 5531n), cand('h3', 0n, false)] });
+  assert.equal(refused.action, 'none');
+  assert.equal(
+    refused.reason,
+    'if the primary fails now: no automatic failover — not promoting h2: h3 acknowledged commits and cannot be read now; it may hold commits h2 lacks',
+  );
+  const none = failoverPlan({ ...base, candidates: [cand('h2', 1n, false)] });
+  assert.equal(
+    none.reason,
+    'if the primary fails now: no failover, no replica can be promoted (h2 not reachable from the controller)',
+  );
+  const asyncPlan = failoverPlan({
+    ...base,
+    ackMode: 'asynchronous',
+    acceptAsyncLoss: true,
+    ackSet: new Set<string>(),
+    candidates: [cand('h2', 5529n)],
+  });
+  assert.match(asyncPlan.reason, /; expected loss 2 transactions or more \(asynchronous\)$/);
+});
