@@ -1,9 +1,9 @@
 // How far behind a PostgreSQL standby is, from what the standby itself reports in one query. Pure: the clock and
 // the previous result are parameters.
 //
-// Lag is zero when the standby has replayed everything its upstream has: no WAL gap, however long ago the last
-// transaction was (an idle primary is not lag). Only while there is a gap (replayed < received, or < the
-// upstream's WAL end the receiver last heard of) does time count, and then it is the shorter of
+// Lag is zero when the standby has replayed everything it received: no WAL gap, however long ago the last
+// transaction was (an idle primary is not lag). Only while there is a gap (replayed < received) does time count,
+// and then it is the shorter of
 //   - the age of the last replayed transaction (now - pg_last_xact_replay_timestamp()): right under load, and
 //   - how long the gap has lasted (since the first observation that saw it): right when the primary was idle
 //     before the gap opened, where the age alone would count the idle time.
@@ -11,6 +11,10 @@
 // standby that is really behind is never reported fresh. Without a streaming WAL receiver the upstream's position
 // is unknown: lag is unknown (null) unless the standby already holds WAL it has not replayed (like MariaDB's NULL
 // Seconds_Behind_Master when the IO thread stops; replication-broken reports the receiver).
+// Not used: pg_stat_wal_receiver.latest_end_lsn (the sender's WAL end). Measured on an idle lab primary, it stayed
+// at the end of the WAL page (0/3006000) past the last complete record (0/30041B0) the standby had replayed: a
+// gap that never closes, which would count idle time again. Received-but-not-replayed WAL is a gap that replay
+// closes. (After a standby restart the received position restarts at the segment start, below the replayed one.)
 
 /** 'X/Y' (pg_lsn as text) -> byte position; null when absent or malformed. */
 export function parseLsn(lsn: string | null | undefined): bigint | null {
@@ -28,8 +32,6 @@ export interface StandbyLagInput {
   readonly receivedLsn: string | null;
   /** pg_last_wal_replay_lsn() */
   readonly replayedLsn: string | null;
-  /** pg_stat_wal_receiver.latest_end_lsn: the upstream's WAL end in its latest message to the receiver. */
-  readonly upstreamLsn: string | null;
   /** now() - pg_last_xact_replay_timestamp() in seconds; null when no transaction was replayed since start. */
   readonly replayAgeSeconds: number | null;
 }
@@ -41,7 +43,7 @@ export interface StandbyLagState {
 }
 
 export interface StandbyLag {
-  /** WAL the standby has not replayed: max(received, upstream end) - replayed, bytes; null when unknown. */
+  /** WAL received and not replayed: received - replayed, bytes (0 when received is below); null when unknown. */
   readonly lagBytes: number | null;
   /** Seconds behind (see the file comment); 0 with no gap; null when unknown. */
   readonly lagSeconds: number | null;
@@ -52,10 +54,6 @@ export interface StandbyLag {
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
-function maxLsn(values: readonly (bigint | null)[]): bigint | null {
-  return values.reduce<bigint | null>((m, v) => (v === null || (m !== null && m >= v) ? m : v), null);
-}
-
 export function standbyLag(input: StandbyLagInput, previous?: StandbyLagState): StandbyLag {
   const none: StandbyLagState = { behindSince: null };
   const replayed = parseLsn(input.replayedLsn);
@@ -63,8 +61,7 @@ export function standbyLag(input: StandbyLagInput, previous?: StandbyLagState): 
     return { lagBytes: null, lagSeconds: null, state: none, reason: 'nothing replayed yet' };
   }
   const streaming = input.receiverStatus === 'streaming';
-  const received = parseLsn(input.receivedLsn);
-  const target = maxLsn([received, streaming ? parseLsn(input.upstreamLsn) : null]);
+  const target = parseLsn(input.receivedLsn);
   if (target === null) {
     return { lagBytes: null, lagSeconds: null, state: none, reason: 'nothing received: lag unknown' };
   }
@@ -72,7 +69,7 @@ export function standbyLag(input: StandbyLagInput, previous?: StandbyLagState): 
   const lagBytes = Number(gap);
   if (gap === 0n) {
     return streaming
-      ? { lagBytes, lagSeconds: 0, state: none, reason: 'replayed everything the upstream sent' }
+      ? { lagBytes, lagSeconds: 0, state: none, reason: 'replayed everything received' }
       : { lagBytes, lagSeconds: null, state: none, reason: 'WAL receiver not streaming: lag unknown' };
   }
   const age = input.replayAgeSeconds === null ? null : Math.max(0, input.replayAgeSeconds);

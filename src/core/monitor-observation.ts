@@ -48,7 +48,7 @@ export interface PostgresReplication {
   readonly receivedLsn: string | null;
   /** pg_last_wal_replay_lsn() as text; null when nothing replayed. */
   readonly replayedLsn: string | null;
-  /** WAL not replayed yet: max(received, upstream's WAL end) - replayed, bytes; null when unknown. */
+  /** WAL received and not replayed yet: received - replayed, bytes (0 when nothing is left); null when unknown. */
   readonly lagBytes: number | null;
   /**
    * Seconds behind, 0 when everything received is replayed (idle time is not lag); while a gap lasts, the shorter
@@ -56,7 +56,10 @@ export interface PostgresReplication {
    * left to replay). See src/core/monitor-lag.ts.
    */
   readonly lagSeconds: number | null;
-  /** pg_stat_wal_receiver.latest_end_lsn: the upstream's WAL end as last reported to the receiver. */
+  /**
+   * pg_stat_wal_receiver.latest_end_lsn: the sender's WAL end in its latest message. Information only: it can sit
+   * at the end of a WAL page past the last complete record, so lag is not measured against it.
+   */
   readonly upstreamLsn?: string;
   /** Replay paused (pg_wal_replay_pause()): WAL is received but not applied. */
   readonly replayPaused?: boolean;

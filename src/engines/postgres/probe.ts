@@ -107,7 +107,6 @@ export function postgresReplication(
       receiverStatus: row.receiver_status,
       receivedLsn: row.received_lsn,
       replayedLsn: row.replayed_lsn,
-      upstreamLsn: row.upstream_lsn,
       // Clock skew between hosts can make now() - replay timestamp slightly negative (standbyLag clamps it).
       replayAgeSeconds: finite(row.replay_age_seconds),
     },

@@ -14,7 +14,6 @@ const base: StandbyLagInput = {
   receiverStatus: 'streaming',
   receivedLsn: '0/3000148',
   replayedLsn: '0/3000148',
-  upstreamLsn: '0/3000148',
   replayAgeSeconds: 121,
 };
 
@@ -46,31 +45,24 @@ const cases: {
   },
   {
     name: 'a gap opens after idle time: counted from when it opened, not from the last transaction',
-    input: { receivedLsn: '0/3000200', upstreamLsn: '0/3000200' },
+    input: { receivedLsn: '0/3000200' },
     previous: { behindSince: null },
     lagBytes: 0xb8,
     lagSeconds: 0,
   },
   {
     name: 'real lag under load: received but not replayed, the gap lasts; age of the last replayed transaction',
-    input: { receivedLsn: '0/4000000', upstreamLsn: '0/4000000', replayAgeSeconds: 12.5 },
+    input: { receivedLsn: '0/4000000', replayAgeSeconds: 12.5 },
     previous: { behindSince: T - 60_000 },
     lagBytes: 0x4000000 - 0x3000148,
     lagSeconds: 12.5,
   },
   {
     name: 'replay paused while the primary writes: the gap has lasted 20 s (the last transaction is older)',
-    input: { receivedLsn: '0/3100000', upstreamLsn: '0/3100000', replayAgeSeconds: 140 },
+    input: { receivedLsn: '0/3100000', replayAgeSeconds: 140 },
     previous: { behindSince: T - 20_000 },
     lagBytes: 0x3100000 - 0x3000148,
     lagSeconds: 20,
-  },
-  {
-    name: 'the upstream has more than the receiver got yet (slow network): the gap counts',
-    input: { upstreamLsn: '0/3000248', replayAgeSeconds: 3 },
-    previous: { behindSince: T - 5000 },
-    lagBytes: 0x100,
-    lagSeconds: 3,
   },
   {
     name: 'first observation with a gap (controller start): the age, never a fresh-looking 0',
@@ -87,26 +79,20 @@ const cases: {
   },
   {
     name: 'WAL receiver down, nothing left to replay: unknown (the primary may have moved on)',
-    input: { receiverStatus: null, upstreamLsn: null },
+    input: { receiverStatus: null },
     lagBytes: 0,
     lagSeconds: null,
   },
   {
     name: 'WAL receiver down with received WAL not replayed: that WAL is lag',
-    input: { receiverStatus: null, upstreamLsn: null, receivedLsn: '0/3000248', replayAgeSeconds: 9 },
+    input: { receiverStatus: null, receivedLsn: '0/3000248', replayAgeSeconds: 9 },
     previous: { behindSince: T - 30_000 },
     lagBytes: 0x100,
     lagSeconds: 9,
   },
   {
-    name: 'WAL receiver down: a stale upstream position is not used',
-    input: { receiverStatus: 'waiting', upstreamLsn: '0/9000000' },
-    lagBytes: 0,
-    lagSeconds: null,
-  },
-  {
     name: 'nothing received or replayed: unknown',
-    input: { receivedLsn: null, replayedLsn: null, upstreamLsn: null },
+    input: { receivedLsn: null, replayedLsn: null },
     lagBytes: null,
     lagSeconds: null,
   },
@@ -139,7 +125,7 @@ test('standbyLag: the gap start carries over while the gap lasts and resets when
   assert.equal(later.lagSeconds, 5);
   assert.equal(later.state.behindSince, T);
   const closed = standbyLag(
-    { ...base, time: T + 6000, replayedLsn: '0/3200000', receivedLsn: '0/3200000', upstreamLsn: '0/3200000' },
+    { ...base, time: T + 6000, replayedLsn: '0/3200000', receivedLsn: '0/3200000' },
     later.state,
   );
   assert.equal(closed.lagSeconds, 0);

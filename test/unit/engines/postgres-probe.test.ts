@@ -155,7 +155,7 @@ test('a standby idle for minutes with everything replayed has lag 0; the lag sta
   assert.equal(first.reading.replication.lagSeconds, 0);
   assert.equal(first.reading.replication.lagBytes, 0);
   // A record arrives after the idle time: the gap has lasted 0 s, not the 122 s since the last transaction.
-  const gap = { ...idle, received_lsn: '0/5000100', upstream_lsn: '0/5000100', replay_age_seconds: 122 };
+  const gap = { ...idle, received_lsn: '0/5000100', replay_age_seconds: 122 };
   const second = postgresObservation(gap, first.xacts, 2000, first.lag);
   assert.ok(second.reading.replication?.kind === 'postgres');
   assert.equal(second.reading.replication.lagSeconds, 0);
@@ -165,4 +165,21 @@ test('a standby idle for minutes with everything replayed has lag 0; the lag sta
   assert.ok(third.reading.replication?.kind === 'postgres');
   assert.equal(third.reading.replication.lagSeconds, 4);
   assert.equal(third.reading.replication.replayPaused, true);
+});
+
+test('the sender reporting a WAL end past the replayed records (end of the WAL page) is not lag', () => {
+  // Measured on an idle lab primary after a standby restart: received = replayed = 0/30041B0, latest_end_lsn 0/3006000.
+  const row = {
+    ...standbyRow,
+    received_lsn: '0/30041B0',
+    replayed_lsn: '0/30041B0',
+    upstream_lsn: '0/3006000',
+    replay_age_seconds: 90,
+  };
+  const first = postgresObservation(row, undefined, 1000);
+  const later = postgresObservation(row, first.xacts, 60_000, first.lag);
+  assert.ok(later.reading.replication?.kind === 'postgres');
+  assert.equal(later.reading.replication.lagSeconds, 0);
+  assert.equal(later.reading.replication.lagBytes, 0);
+  assert.equal(later.reading.replication.upstreamLsn, '0/3006000');
 });
