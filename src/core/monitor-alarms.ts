@@ -237,7 +237,10 @@ const replicationLag: AlarmRule = {
     const lag = obs.replication?.lagSeconds;
     if (lag == null) return unknown(`no data: lag of replica ${label} unknown`);
     const t = ctx.snapshot.thresholds.lagSeconds;
-    return levelCheck(lag, t, ctx.active?.severity, `replica ${label} lagging`, ' s');
+    const check = levelCheck(lag, t, ctx.active?.severity, `replica ${label} lagging`, ' s');
+    const r = obs.replication;
+    const bytes = r?.kind === 'postgres' && r.lagBytes ? `; ${r.lagBytes} bytes not replayed` : '';
+    return check.status === 'firing' ? { ...check, reason: `${check.reason}${bytes}` } : check;
   },
 };
 

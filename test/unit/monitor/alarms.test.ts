@@ -172,6 +172,17 @@ describe('evaluateAlarms: replication', () => {
     const s = mariaCluster({ h2: node('h2', mariaReplica({}, { lagSeconds: 31 })) });
     assert.equal(run([], s).e.raise[0]?.reason, 'replica h2 lagging 31 s (warning above 30 s)');
   });
+
+  test('a PostgreSQL lag reason also names the WAL not replayed yet', () => {
+    const s = snapshot('postgres-streaming', [
+      node('p1', primary(), { port: 5432 }),
+      node('p2', pgStandby({}, { lagSeconds: 31, lagBytes: 64232 }), { port: 5432 }),
+    ]);
+    assert.equal(
+      run([], s, {}, ['replication-lag']).e.raise[0]?.reason,
+      'replica p2 lagging 31 s (warning above 30 s); 64232 bytes not replayed',
+    );
+  });
 });
 
 describe('evaluateAlarms: writers in a single-writer cluster', () => {
