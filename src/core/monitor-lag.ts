@@ -7,8 +7,9 @@
 //   - the age of the last replayed transaction (now - pg_last_xact_replay_timestamp()): right under load, and
 //   - how long the gap has lasted (since the first observation that saw it): right when the primary was idle
 //     before the gap opened, where the age alone would count the idle time.
-// On the first observation (controller start) the gap's start is not known and the age is taken as it is, so a
-// standby that is really behind is never reported fresh. Without a streaming WAL receiver the upstream's position
+// On the first observation (controller start) with a gap, the gap's start is not known: lag is unknown (null) for
+// that one reading, and the gap is dated back to the last replayed transaction, so a standby that is really
+// behind reports its full age from the next reading on (never fresh), and a record in flight reports 0. Without a streaming WAL receiver the upstream's position
 // is unknown: lag is unknown (null) unless the standby already holds WAL it has not replayed (like MariaDB's NULL
 // Seconds_Behind_Master when the IO thread stops; replication-broken reports the receiver).
 // Not used: pg_stat_wal_receiver.latest_end_lsn (the sender's WAL end). Measured on an idle lab primary, it stayed
@@ -73,8 +74,19 @@ export function standbyLag(input: StandbyLagInput, previous?: StandbyLagState): 
       : { lagBytes, lagSeconds: null, state: none, reason: 'WAL receiver not streaming: lag unknown' };
   }
   const age = input.replayAgeSeconds === null ? null : Math.max(0, input.replayAgeSeconds);
-  const since =
-    previous?.behindSince ?? (previous === undefined && age !== null ? input.time - age * 1000 : input.time);
+  if (previous === undefined) {
+    // First observation (controller start): a record in flight and a standby an hour behind look the same now.
+    // Unknown for this one reading; the gap is dated back to the last replayed transaction, so if it lasts, the
+    // next reading reports the full age, and if it closes, 0.
+    const since = age === null ? input.time : input.time - age * 1000;
+    return {
+      lagBytes,
+      lagSeconds: null,
+      state: { behindSince: since },
+      reason: `${lagBytes} bytes not replayed: lag unknown on the first reading`,
+    };
+  }
+  const since = previous.behindSince ?? input.time;
   const elapsed = Math.max(0, (input.time - since) / 1000);
   const lagSeconds = round3(age === null ? elapsed : Math.min(age, elapsed));
   return {

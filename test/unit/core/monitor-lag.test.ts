@@ -65,10 +65,10 @@ const cases: {
     lagSeconds: 20,
   },
   {
-    name: 'first observation with a gap (controller start): the age, never a fresh-looking 0',
+    name: 'first observation with a gap (controller start): unknown for this reading, never a fresh-looking 0',
     input: { receivedLsn: '0/3100000', replayAgeSeconds: 600 },
     lagBytes: 0x3100000 - 0x3000148,
-    lagSeconds: 600,
+    lagSeconds: null,
   },
   {
     name: 'a gap and no transaction replayed since start: the gap duration',
@@ -99,6 +99,7 @@ const cases: {
   {
     name: 'clock skew: a negative age is 0',
     input: { receivedLsn: '0/3100000', replayAgeSeconds: -0.4 },
+    previous: { behindSince: T - 3000 },
     lagBytes: 0x3100000 - 0x3000148,
     lagSeconds: 0,
   },
@@ -130,4 +131,19 @@ test('standbyLag: the gap start carries over while the gap lasts and resets when
   );
   assert.equal(closed.lagSeconds, 0);
   assert.equal(closed.state.behindSince, null);
+});
+
+test('standbyLag: after a controller start, a lasting gap reports the full age; a closed one 0', () => {
+  const first = standbyLag({ ...base, receivedLsn: '0/3100000', replayAgeSeconds: 600 });
+  assert.equal(first.lagSeconds, null);
+  const behind = standbyLag(
+    { ...base, time: T + 1000, receivedLsn: '0/3200000', replayAgeSeconds: 601 },
+    first.state,
+  );
+  assert.equal(behind.lagSeconds, 601);
+  const closed = standbyLag(
+    { ...base, time: T + 1000, replayedLsn: '0/3100000', receivedLsn: '0/3100000' },
+    first.state,
+  );
+  assert.equal(closed.lagSeconds, 0);
 });

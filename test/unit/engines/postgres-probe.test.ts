@@ -101,7 +101,8 @@ test('a primary with default_transaction_read_only is read-only', () => {
 });
 
 test('a standby: WAL receiver, LSNs, lag, source from the receiver', () => {
-  const { reading } = postgresObservation(standbyRow, undefined, 1000);
+  // The gap was already seen 11 s ago: lag = the last replayed transaction's age (the shorter).
+  const { reading } = postgresObservation(standbyRow, undefined, 1000, { behindSince: -10_000 });
   assert.equal(reading.role, 'replica');
   assert.equal(reading.readOnly, true);
   assert.deepEqual(reading.replication, {
@@ -129,7 +130,7 @@ test('a standby without a WAL receiver: source from primary_conninfo, timeline f
     upstream_lsn: null,
     replay_age_seconds: -0.2,
   };
-  const { reading } = postgresObservation(row, undefined, 1000);
+  const { reading } = postgresObservation(row, undefined, 1000, { behindSince: 0 });
   assert.ok(reading.replication?.kind === 'postgres');
   assert.equal(reading.replication.source, '10.0.0.9:5433');
   assert.equal(reading.replication.receiverStatus, null);
