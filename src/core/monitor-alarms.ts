@@ -6,7 +6,15 @@
 //   - Maintenance (of the cluster, or of a node for that node's rules) suppresses raising and escalating; an alarm
 //     whose condition ends during maintenance is still cleared.
 //   - Acknowledging keeps an alarm active; an escalation (warning -> critical) removes the acknowledgement.
-import { classifyCluster, replicationBroken, type ClusterHealth, type NodeHealth } from './monitor-health.ts';
+import {
+  SINGLE_WRITER_TYPES,
+  classifyCluster,
+  observedWriters,
+  replicationBroken,
+  writersPhrase,
+  type ClusterHealth,
+  type NodeHealth,
+} from './monitor-health.ts';
 import {
   inMaintenance,
   nodeKey,
@@ -24,6 +32,8 @@ export const ALARM_RULES = [
   'node-down',
   'replication-broken',
   'replication-lag',
+  'writable-replica',
+  'multiple-writers',
   'galera-non-primary',
   'galera-size',
   'cluster-state',
@@ -227,7 +237,52 @@ const replicationLag: AlarmRule = {
     const lag = obs.replication?.lagSeconds;
     if (lag == null) return unknown(`no data: lag of replica ${label} unknown`);
     const t = ctx.snapshot.thresholds.lagSeconds;
-    return levelCheck(lag, t, ctx.active?.severity, `replica ${label} lagging`, ' s');
+    const check = levelCheck(lag, t, ctx.active?.severity, `replica ${label} lagging`, ' s');
+    const r = obs.replication;
+    const bytes = r?.kind === 'postgres' && r.lagBytes ? `; ${r.lagBytes} bytes not replayed` : '';
+    return check.status === 'firing' ? { ...check, reason: `${check.reason}${bytes}` } : check;
+  },
+};
+
+// Two writers in a single-writer cluster diverge the data: both rules are critical on the first tick that sees
+// it (no hysteresis), and read only the latest probes (a pending node's last good reading is not evidence).
+const writableReplica: AlarmRule = {
+  id: 'writable-replica',
+  scope: 'node',
+  types: SINGLE_WRITER_TYPES,
+  check(ctx) {
+    const obs = upObservation(ctx);
+    if (typeof obs === 'string') return unknown(obs);
+    const label = ctx.node?.health.label ?? '';
+    if (obs.role !== 'replica') return ok(`${label} is ${obs.role}, not a replica`);
+    if (obs.readOnly === undefined) return unknown(`no data: read-only state of replica ${label} unknown`);
+    if (obs.readOnly) return ok(`replica ${label} is read-only`);
+    const source = obs.replication?.source;
+    return firing(
+      'critical',
+      `replica ${label} accepts writes (read-only is off)${source ? ` while replicating from ${source}` : ''}`,
+    );
+  },
+};
+
+const multipleWriters: AlarmRule = {
+  id: 'multiple-writers',
+  scope: 'cluster',
+  types: SINGLE_WRITER_TYPES,
+  check(ctx) {
+    const writers = observedWriters(ctx.snapshot, ctx.health.nodes);
+    if (writers.length > 1) {
+      return firing(
+        'critical',
+        `${writers.length} writable nodes in cluster ${ctx.snapshot.cluster}: ${writersPhrase(writers)}; only the primary may accept writes`,
+      );
+    }
+    const why =
+      writers.length === 1 ? `only ${writersPhrase(writers)} accepts writes` : 'no node accepts writes';
+    const blind = ctx.health.nodes.filter((n) => n.state !== 'up').map((n) => n.label);
+    // Still active and a node not answering: it may still be writable; keep the alarm until every node answered.
+    if (ctx.active && blind.length > 0) return unknown(`${why}; not answering: ${blind.join(', ')}`);
+    return ok(why);
   },
 };
 
@@ -303,6 +358,8 @@ export const RULES: readonly AlarmRule[] = [
   nodeDown,
   replicationBrokenRule,
   replicationLag,
+  writableReplica,
+  multipleWriters,
   galeraNonPrimary,
   galeraSize,
   clusterState,

@@ -150,6 +150,40 @@ function isWritablePrimary(v: NodeView): boolean {
   return v.available && v.obs?.role === 'primary' && v.obs.readOnly !== true;
 }
 
+/** Cluster types where exactly one node may accept writes (Galera is multi-writer). */
+export const SINGLE_WRITER_TYPES: readonly ClusterType[] = ['mariadb-replication', 'postgres-streaming'];
+
+/** A node seen accepting writes by its latest probe (never a last good reading: a writer is a fact, not a guess). */
+export interface ObservedWriter {
+  /** host:port */
+  readonly node: string;
+  readonly label: string;
+  readonly role: ObservedNodeRole;
+}
+
+/**
+ * The nodes whose latest probe answered and reported writes allowed: a primary that is not read-only, or a replica
+ * whose read-only flag is off (MariaDB read_only=0 on a node that replicates: writes land there and diverge).
+ */
+export function observedWriters(snapshot: ClusterSnapshot, nodes: readonly NodeHealth[]): ObservedWriter[] {
+  return snapshot.nodes.flatMap((n, i) => {
+    const h = nodes[i];
+    const obs = n.observation;
+    if (h?.state !== 'up' || !obs?.reachable || obs.readOnly !== false) return [];
+    if (obs.role !== 'primary' && obs.role !== 'replica') return [];
+    return [{ node: h.node, label: h.label, role: obs.role }];
+  });
+}
+
+/** "h1 (primary), h2 (replica)" */
+export function writersPhrase(writers: readonly ObservedWriter[]): string {
+  return writers.map((w) => `${w.label} (${w.role})`).join(', ');
+}
+
+function isWritableReplica(v: NodeView): boolean {
+  return v.health.state === 'up' && v.obs?.role === 'replica' && v.obs.readOnly === false;
+}
+
 function noPrimaryDetail(views: readonly NodeView[]): string {
   const causes = views
     .filter((v) => v.health.role === 'primary')
@@ -177,11 +211,19 @@ function expectedCountProblem(snapshot: ClusterSnapshot): string[] {
 function classifySinglePrimary(snapshot: ClusterSnapshot, views: readonly NodeView[]): Verdict {
   if (!views.some((v) => v.available)) return failed(`all ${plural(views.length, 'node')} down`);
   const writable = views.filter(isWritablePrimary);
-  if (writable.length === 0) return failed(noPrimaryDetail(views));
-  if (writable.length > 1) {
+  const writableReplicas = views
+    .filter(isWritableReplica)
+    .map((v) => `replica ${v.health.label} is writable`);
+  if (writable.length === 0) return failed([noPrimaryDetail(views), ...writableReplicas].join('; '));
+  if (writable.length > 1 && writableReplicas.length === 0) {
     return failed(
       `${writable.length} writable primaries (${writable.map((v) => v.health.label).join(', ')})`,
     );
+  }
+  if (writableReplicas.length > 0) {
+    const all = views.filter((v) => isWritablePrimary(v) || isWritableReplica(v));
+    const names = all.map((v) => `${v.health.label} (${v.obs?.role ?? 'unknown'})`).join(', ');
+    return failed(`${all.length} writable nodes: ${names}; only the primary may accept writes`);
   }
   const primary = writable[0] as NodeView;
   const others = views.filter((v) => v !== primary && !v.health.maintenance);

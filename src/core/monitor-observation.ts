@@ -48,10 +48,21 @@ export interface PostgresReplication {
   readonly receivedLsn: string | null;
   /** pg_last_wal_replay_lsn() as text; null when nothing replayed. */
   readonly replayedLsn: string | null;
-  /** received - replayed, in bytes; null when unknown. */
+  /** WAL received and not replayed yet: received - replayed, bytes (0 when nothing is left); null when unknown. */
   readonly lagBytes: number | null;
-  /** now() - pg_last_xact_replay_timestamp() when there is WAL to replay, else 0; null when unknown. */
+  /**
+   * Seconds behind, 0 when everything received is replayed (idle time is not lag); while a gap lasts, the shorter
+   * of the last replayed transaction's age and the gap's duration; null when unknown (no WAL receiver and nothing
+   * left to replay). See src/core/monitor-lag.ts.
+   */
   readonly lagSeconds: number | null;
+  /**
+   * pg_stat_wal_receiver.latest_end_lsn: the sender's WAL end in its latest message. Information only: it can sit
+   * at the end of a WAL page past the last complete record, so lag is not measured against it.
+   */
+  readonly upstreamLsn?: string;
+  /** Replay paused (pg_wal_replay_pause()): WAL is received but not applied. */
+  readonly replayPaused?: boolean;
   /** The replication slot the WAL receiver streams through (pg_stat_wal_receiver.slot_name). */
   readonly slotName?: string | null;
 }

@@ -1,5 +1,5 @@
 // The PostgreSQL node probe: one persistent connection as the monitor user (pg_monitor), and per observe() one
-// SELECT returning everything — recovery state, timeline, LSNs, the WAL receiver, lag, replication slots with
+// SELECT returning everything — recovery state, timeline, LSNs, the WAL receiver, replay age, replication slots with
 // the WAL they retain, connections, the transaction counter and the oldest running client statement. Mapping
 // the row to an observation is pure and unit-tested.
 import type {
@@ -9,6 +9,7 @@ import type {
 } from '../../core/monitor-observation.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import { counterRate, round, type CounterReading } from '../../core/counter-rate.ts';
+import { standbyLag, type StandbyLagState } from '../../core/monitor-lag.ts';
 import type { NodeProbe, ProbeOptions } from '../engine.ts';
 import { DEFAULT_PROBE_TIMEOUT_MS, createProbeSession, type ProbeReading } from '../probe-session.ts';
 import { PG_USERS } from './config.ts';
@@ -31,10 +32,9 @@ SELECT s.rec AS in_recovery,
   (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
   pg_last_wal_receive_lsn()::text AS received_lsn,
   pg_last_wal_replay_lsn()::text AS replayed_lsn,
-  pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS lag_bytes,
-  CASE WHEN NOT s.rec THEN NULL
-    WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
-    ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag_seconds,
+  CASE WHEN s.rec THEN EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age_seconds,
+  CASE WHEN s.rec THEN pg_is_wal_replay_paused() END AS replay_paused,
+  r.latest_end_lsn::text AS upstream_lsn,
   r.status AS receiver_status, r.sender_host, r.sender_port, r.received_tli, r.slot_name AS receiver_slot,
   CASE WHEN s.rec THEN current_setting('primary_conninfo') ELSE NULL END AS primary_conninfo,
   (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections,
@@ -57,8 +57,9 @@ export interface PostgresProbeRow {
   readonly checkpoint_timeline: number | null;
   readonly received_lsn: string | null;
   readonly replayed_lsn: string | null;
-  readonly lag_bytes: number | null;
-  readonly lag_seconds: number | null;
+  readonly replay_age_seconds: number | null;
+  readonly replay_paused: boolean | null;
+  readonly upstream_lsn: string | null;
   readonly receiver_status: string | null;
   readonly sender_host: string | null;
   readonly sender_port: number | null;
@@ -94,19 +95,36 @@ function sourceOf(row: PostgresProbeRow): string | null {
   return t.host ? `${t.host}:${t.port ?? 5432}` : null;
 }
 
-export function postgresReplication(row: PostgresProbeRow): PostgresReplication {
-  const lagSeconds = finite(row.lag_seconds);
-  return {
+/** The standby's replication; lag from LSNs and replay time together (src/core/monitor-lag.ts). */
+export function postgresReplication(
+  row: PostgresProbeRow,
+  time: number,
+  previous?: StandbyLagState,
+): { replication: PostgresReplication; lag: StandbyLagState } {
+  const lag = standbyLag(
+    {
+      time,
+      receiverStatus: row.receiver_status,
+      receivedLsn: row.received_lsn,
+      replayedLsn: row.replayed_lsn,
+      // Clock skew between hosts can make now() - replay timestamp slightly negative (standbyLag clamps it).
+      replayAgeSeconds: finite(row.replay_age_seconds),
+    },
+    previous,
+  );
+  const replication: PostgresReplication = {
     kind: 'postgres',
     source: sourceOf(row),
     receiverStatus: row.receiver_status,
     receivedLsn: row.received_lsn,
     replayedLsn: row.replayed_lsn,
-    lagBytes: finite(row.lag_bytes),
-    // Clock skew between hosts can make now() - replay timestamp slightly negative.
-    lagSeconds: lagSeconds === null ? null : round(Math.max(0, lagSeconds), 3),
+    lagBytes: lag.lagBytes,
+    lagSeconds: lag.lagSeconds,
     slotName: row.receiver_slot,
+    ...(row.upstream_lsn ? { upstreamLsn: row.upstream_lsn } : {}),
+    ...(row.replay_paused === true ? { replayPaused: true } : {}),
   };
+  return { replication, lag: lag.state };
 }
 
 export function postgresSlots(slots: readonly SlotJson[] | null): PostgresSlot[] {
@@ -138,21 +156,23 @@ export function postgresObservation(
   row: PostgresProbeRow,
   previous: CounterReading | undefined,
   time: number,
-): { reading: ProbeReading; xacts: CounterReading } {
+  previousLag?: StandbyLagState,
+): { reading: ProbeReading; xacts: CounterReading; lag?: StandbyLagState } {
   const xacts = { value: finite(row.xacts) ?? 0, time };
   const tps = counterRate(previous, xacts, PROBE_OWN_TRANSACTIONS);
+  const standby = row.in_recovery ? postgresReplication(row, time, previousLag) : undefined;
   const reading: ProbeReading = {
     reachable: true,
     role: row.in_recovery ? 'replica' : 'primary',
     readOnly: row.in_recovery || row.default_read_only === 'on',
-    ...(row.in_recovery ? { replication: postgresReplication(row) } : {}),
+    ...(standby ? { replication: standby.replication } : {}),
     postgres: serverObservation(row),
     connections: row.connections,
     maxConnections: row.max_connections,
     ...(tps === undefined ? {} : { transactionsPerSecond: round(tps) }),
     longestQuerySeconds: round(finite(row.longest_query_seconds) ?? 0, 1),
   };
-  return { reading, xacts };
+  return { reading, xacts, ...(standby ? { lag: standby.lag } : {}) };
 }
 
 /** A persistent probe of one PostgreSQL node as the monitor user. */
@@ -165,6 +185,7 @@ export function openPostgresProbe(_spec: ClusterSpec, node: NodeSpec, options: P
   };
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   let xacts: CounterReading | undefined;
+  let lag: StandbyLagState | undefined;
   return createProbeSession<SqlClient>({
     address: `${node.host}:${node.port}`,
     timeoutMs,
@@ -179,8 +200,9 @@ export function openPostgresProbe(_spec: ClusterSpec, node: NodeSpec, options: P
     async read(client) {
       const [row] = await client.query<PostgresProbeRow>(POSTGRES_PROBE_SQL);
       if (!row) throw new Error('the probe query returned no row');
-      const result = postgresObservation(row, xacts, Date.now());
+      const result = postgresObservation(row, xacts, Date.now(), lag);
       xacts = result.xacts;
+      lag = result.lag;
       return result.reading;
     },
   });

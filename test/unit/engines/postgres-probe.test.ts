@@ -12,8 +12,9 @@ const primaryRow: PostgresProbeRow = {
   checkpoint_timeline: 1,
   received_lsn: null,
   replayed_lsn: null,
-  lag_bytes: null,
-  lag_seconds: null,
+  replay_age_seconds: null,
+  replay_paused: null,
+  upstream_lsn: null,
   receiver_status: null,
   sender_host: null,
   sender_port: null,
@@ -46,8 +47,9 @@ const standbyRow: PostgresProbeRow = {
   checkpoint_timeline: 1,
   received_lsn: '0/5000060',
   replayed_lsn: '0/5000000',
-  lag_bytes: 96,
-  lag_seconds: 1.23456,
+  replay_age_seconds: 1.23456,
+  replay_paused: false,
+  upstream_lsn: '0/5000060',
   receiver_status: 'streaming',
   sender_host: '10.0.0.1',
   sender_port: 5432,
@@ -99,7 +101,8 @@ test('a primary with default_transaction_read_only is read-only', () => {
 });
 
 test('a standby: WAL receiver, LSNs, lag, source from the receiver', () => {
-  const { reading } = postgresObservation(standbyRow, undefined, 1000);
+  // The gap was already seen 11 s ago: lag = the last replayed transaction's age (the shorter).
+  const { reading } = postgresObservation(standbyRow, undefined, 1000, { behindSince: -10_000 });
   assert.equal(reading.role, 'replica');
   assert.equal(reading.readOnly, true);
   assert.deepEqual(reading.replication, {
@@ -111,6 +114,7 @@ test('a standby: WAL receiver, LSNs, lag, source from the receiver', () => {
     lagBytes: 96,
     lagSeconds: 1.235,
     slotName: 'nines_b',
+    upstreamLsn: '0/5000060',
   });
   assert.deepEqual(reading.postgres, { timeline: 2, currentLsn: null, slots: [] });
 });
@@ -123,13 +127,15 @@ test('a standby without a WAL receiver: source from primary_conninfo, timeline f
     sender_port: null,
     received_tli: null,
     receiver_slot: null,
-    lag_seconds: -0.2,
+    upstream_lsn: null,
+    replay_age_seconds: -0.2,
   };
-  const { reading } = postgresObservation(row, undefined, 1000);
+  const { reading } = postgresObservation(row, undefined, 1000, { behindSince: 0 });
   assert.ok(reading.replication?.kind === 'postgres');
   assert.equal(reading.replication.source, '10.0.0.9:5433');
   assert.equal(reading.replication.receiverStatus, null);
   assert.equal(reading.replication.lagSeconds, 0, 'clock skew never gives a negative lag');
+  assert.equal(reading.replication.lagBytes, 96);
   assert.equal(reading.postgres?.timeline, 1);
 });
 
@@ -141,4 +147,40 @@ test('transactions/s: delta over time minus the probe own transaction; a reset g
   assert.equal(reset.reading.transactionsPerSecond, undefined);
   const after = postgresObservation({ ...primaryRow, xacts: 3 }, reset.xacts, 5000);
   assert.equal(after.reading.transactionsPerSecond, 0, 'never negative');
+});
+
+test('a standby idle for minutes with everything replayed has lag 0; the lag state carries to the next reading', () => {
+  const idle = { ...standbyRow, replayed_lsn: '0/5000060', replay_age_seconds: 121 };
+  const first = postgresObservation(idle, undefined, 1000);
+  assert.ok(first.reading.replication?.kind === 'postgres');
+  assert.equal(first.reading.replication.lagSeconds, 0);
+  assert.equal(first.reading.replication.lagBytes, 0);
+  // A record arrives after the idle time: the gap has lasted 0 s, not the 122 s since the last transaction.
+  const gap = { ...idle, received_lsn: '0/5000100', replay_age_seconds: 122 };
+  const second = postgresObservation(gap, first.xacts, 2000, first.lag);
+  assert.ok(second.reading.replication?.kind === 'postgres');
+  assert.equal(second.reading.replication.lagSeconds, 0);
+  assert.equal(second.reading.replication.lagBytes, 160);
+  const paused = { ...gap, replay_paused: true, replay_age_seconds: 126 };
+  const third = postgresObservation(paused, second.xacts, 6000, second.lag);
+  assert.ok(third.reading.replication?.kind === 'postgres');
+  assert.equal(third.reading.replication.lagSeconds, 4);
+  assert.equal(third.reading.replication.replayPaused, true);
+});
+
+test('the sender reporting a WAL end past the replayed records (end of the WAL page) is not lag', () => {
+  // Measured on an idle lab primary after a standby restart: received = replayed = 0/30041B0, latest_end_lsn 0/3006000.
+  const row = {
+    ...standbyRow,
+    received_lsn: '0/30041B0',
+    replayed_lsn: '0/30041B0',
+    upstream_lsn: '0/3006000',
+    replay_age_seconds: 90,
+  };
+  const first = postgresObservation(row, undefined, 1000);
+  const later = postgresObservation(row, first.xacts, 60_000, first.lag);
+  assert.ok(later.reading.replication?.kind === 'postgres');
+  assert.equal(later.reading.replication.lagSeconds, 0);
+  assert.equal(later.reading.replication.lagBytes, 0);
+  assert.equal(later.reading.replication.upstreamLsn, '0/3006000');
 });

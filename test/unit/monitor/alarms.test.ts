@@ -172,6 +172,70 @@ describe('evaluateAlarms: replication', () => {
     const s = mariaCluster({ h2: node('h2', mariaReplica({}, { lagSeconds: 31 })) });
     assert.equal(run([], s).e.raise[0]?.reason, 'replica h2 lagging 31 s (warning above 30 s)');
   });
+
+  test('a PostgreSQL lag reason also names the WAL not replayed yet', () => {
+    const s = snapshot('postgres-streaming', [
+      node('p1', primary(), { port: 5432 }),
+      node('p2', pgStandby({}, { lagSeconds: 31, lagBytes: 64232 }), { port: 5432 }),
+    ]);
+    assert.equal(
+      run([], s, {}, ['replication-lag']).e.raise[0]?.reason,
+      'replica p2 lagging 31 s (warning above 30 s); 64232 bytes not replayed',
+    );
+  });
+});
+
+describe('evaluateAlarms: writers in a single-writer cluster', () => {
+  test('a replica with read_only off raises writable-replica and multiple-writers (critical) at once', () => {
+    const s = mariaCluster({ h2: node('h2', mariaReplica({ readOnly: false })) });
+    const r = run([], s, {}, ['writable-replica', 'multiple-writers']);
+    assert.deepEqual(r.raise, ['writable-replica/prod/h2:3306 critical', 'multiple-writers/prod critical']);
+    assert.equal(
+      r.e.raise[0]?.reason,
+      'replica h2 accepts writes (read-only is off) while replicating from h1:3306',
+    );
+    assert.equal(
+      r.e.raise[1]?.reason,
+      '2 writable nodes in cluster prod: h1 (primary), h2 (replica); only the primary may accept writes',
+    );
+    assert.equal(r.e.health.state, 'failed');
+  });
+
+  test('two writable primaries raise multiple-writers naming both', () => {
+    const s = snapshot('postgres-streaming', [
+      node('p1', primary(), { port: 5432 }),
+      node('p2', primary(), { port: 5432 }),
+    ]);
+    const r = run([], s, {}, ['writable-replica', 'multiple-writers']);
+    assert.deepEqual(r.raise, ['multiple-writers/prod critical']);
+    assert.match(
+      r.e.raise[0]?.reason ?? '',
+      /2 writable nodes in cluster prod: p1 \(primary\), p2 \(primary\)/,
+    );
+  });
+
+  test('read-only again: both cleared', () => {
+    const active = [alarm('writable-replica', 'critical', H2), alarm('multiple-writers', 'critical')];
+    const r = run(active, mariaCluster(), {}, ['writable-replica', 'multiple-writers']);
+    assert.deepEqual(r.clear, ['writable-replica/prod/h2:3306', 'multiple-writers/prod']);
+  });
+
+  test('a writer that stops answering keeps multiple-writers (it may still take writes)', () => {
+    const active = [alarm('multiple-writers', 'critical')];
+    const s = mariaCluster({ h2: node('h2', unreachable(), { failures: 3, last: primary() }) });
+    const r = run(active, s, {}, ['multiple-writers']);
+    assert.deepEqual(r.clear, []);
+    assert.deepEqual(r.keep, ['multiple-writers/prod critical none']);
+  });
+
+  test('galera is multi-writer: no writer rules', () => {
+    const r = run([], galeraCluster(), {}, ['writable-replica', 'multiple-writers']);
+    assert.deepEqual(r.raise, []);
+  });
+
+  test('a healthy cluster raises neither', () => {
+    assert.deepEqual(run([], mariaCluster(), {}, ['writable-replica', 'multiple-writers']).raise, []);
+  });
 });
 
 describe('evaluateAlarms: host stats, hysteresis on two levels', () => {

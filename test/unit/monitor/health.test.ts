@@ -144,6 +144,26 @@ describe('classifyCluster: MariaDB replication', () => {
       reason: 'failed: 2 writable primaries (h1, h2)',
     },
     {
+      name: 'a writable replica next to the primary: two writers',
+      s: mariaCluster({ h2: node('h2', mariaReplica({ readOnly: false })) }),
+      reason: 'failed: 2 writable nodes: h1 (primary), h2 (replica); only the primary may accept writes',
+    },
+    {
+      name: 'a writable replica and a read-only primary',
+      s: mariaCluster({
+        h1: node('h1', primary({ readOnly: true })),
+        h3: node('h3', mariaReplica({ readOnly: false })),
+      }),
+      reason: 'failed: no writable primary (primary h1 is read-only); replica h3 is writable',
+    },
+    {
+      name: 'a pending replica last seen writable is not counted as a writer',
+      s: mariaCluster({
+        h2: node('h2', unreachable(), { failures: 1, last: mariaReplica({ readOnly: false }) }),
+      }),
+      reason: 'healthy: primary h1, 2 replicas; h2 pending',
+    },
+    {
       name: 'all down',
       s: mariaCluster({
         h1: node('h1', unreachable(), { failures: 3 }),
