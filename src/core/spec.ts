@@ -5,7 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { NinesError } from './errors.ts';
-import { describeValue, issuesToProblems, problemsDetail } from './validation.ts';
+import {
+  describeValue,
+  hostProblem,
+  issuesToProblems,
+  noControlCharacters,
+  problemsDetail,
+} from './validation.ts';
 
 export const CLUSTER_TYPES = ['mariadb-replication', 'galera', 'postgres-streaming'] as const;
 export type ClusterType = (typeof CLUSTER_TYPES)[number];
@@ -59,21 +65,33 @@ const port = () =>
     .int('expected 1-65535')
     .min(1, 'expected 1-65535')
     .max(65535, 'expected 1-65535');
+/** Every string of the spec starts with this: no control characters (they could add lines to rendered files). */
+const text = (expected: string) => z.string(expected).superRefine(noControlCharacters);
+/** A host name or an IP address, nothing else (no port, no spaces, no leading '-'). */
 const host = () =>
-  z
-    .string('expected a host name or IP address')
-    .min(1, 'expected a host name or IP address')
-    .max(253, 'expected at most 253 characters')
-    .regex(/^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$/, 'expected a host name or IP address');
+  z.string('expected a host name or IP address').superRefine((value, ctx) => {
+    const problem = hostProblem(value);
+    if (problem !== undefined)
+      ctx.addIssue({ code: 'custom', message: problem, input: value, continue: false });
+  });
+/** The length of a refused password, never its value. */
+const lengthOf = (issue: { readonly input?: unknown }): string =>
+  typeof issue.input === 'string' ? `${issue.input.length}` : 'another length';
 const secret = () =>
-  z
-    .string('expected a password string')
-    .min(8, 'expected at least 8 characters')
-    .max(128, 'expected at most 128 characters');
+  text('expected a password string')
+    .min(8, { error: (issue) => `expected at least 8 characters, got ${lengthOf(issue)}` })
+    .max(128, { error: (issue) => `expected at most 128 characters, got ${lengthOf(issue)}` });
 const label = () =>
-  z
-    .string('expected a label')
-    .regex(/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, 'expected a label of letters, digits, - _ .');
+  text('expected a label').regex(
+    /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/,
+    'expected a label of letters, digits, - _ .',
+  );
+/** A POSIX-style login name (it reaches SSH and sudo). */
+const userName = () =>
+  text('expected a user name').regex(
+    /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/,
+    'expected a user name (letters, digits, _ . -, not starting with - or a digit, at most 32 characters)',
+  );
 
 const NodeSchema = z.strictObject({
   host: host().describe('Host name or IP address the controller reaches the node at (SSH and SQL).'),
@@ -110,8 +128,7 @@ const OptionsSchema = z.strictObject({
     .enum(['rsync', 'mariabackup'])
     .optional()
     .describe('galera: state snapshot transfer method. Default rsync.'),
-  gcacheSize: z
-    .string('expected a size like 512M or 1G')
+  gcacheSize: text('expected a size like 512M or 1G')
     .regex(/^[1-9][0-9]*[KMG]$/, 'expected a size like 512M or 1G')
     .optional()
     .describe('galera: gcache.size. Default 1G.'),
@@ -120,8 +137,7 @@ type OptionName = keyof z.infer<typeof OptionsSchema>;
 
 /** The schema of the spec as the user writes it (defaults that depend on the type are applied afterwards). */
 export const SpecInputSchema = z.strictObject({
-  name: z
-    .string('expected a cluster name')
+  name: text('expected a cluster name')
     .regex(
       /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/,
       'expected a DNS label (lowercase letters, digits and -, 1-63 characters, starting with a letter)',
@@ -129,7 +145,7 @@ export const SpecInputSchema = z.strictObject({
     .describe('Cluster name: a DNS label, unique in the controller.'),
   type: z.enum(CLUSTER_TYPES).describe('Cluster type.'),
   version: z
-    .union([z.string(), z.number()], 'expected a version like 10.11 or 15')
+    .union([text('expected a version'), z.number()], 'expected a version like 10.11 or 15')
     .optional()
     .describe('Server version. Default 10.11 (MariaDB) or 15 (PostgreSQL).'),
   nodes: z
@@ -137,10 +153,10 @@ export const SpecInputSchema = z.strictObject({
     .min(1, 'expected at least 1 node')
     .max(64, 'expected at most 64 nodes'),
   ssh: z.strictObject({
-    user: z.string('expected a user name').min(1, 'expected a user name').default('root'),
-    keyFile: z.string('expected the path of an SSH private key file').min(1, 'expected a path'),
+    user: userName().default('root'),
+    keyFile: text('expected the path of an SSH private key file').min(1, 'expected a path'),
     port: port().default(22),
-    knownHostsFile: z.string('expected a path').min(1, 'expected a path').optional(),
+    knownHostsFile: text('expected a path').min(1, 'expected a path').optional(),
   }),
   credentials: z
     .strictObject({
@@ -156,8 +172,7 @@ export const SpecInputSchema = z.strictObject({
       proxies: z.array(host(), 'expected a list of proxy hosts').min(1, 'expected at least 1 proxy host'),
       writePort: port().optional(),
       readPort: port().optional(),
-      virtualIp: z
-        .string('expected an IPv4 address')
+      virtualIp: text('expected an IPv4 address')
         .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'expected an IPv4 address')
         .optional(),
     })

@@ -13,11 +13,94 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
+/**
+ * Control characters no spec string may hold: C0 (NUL, TAB, LF, CR, ESC, ...), DEL, C1 (NEL, ...) and the
+ * Unicode line and paragraph separators. Each rendered format (haproxy.cfg, my.cnf, pg_hba.conf, ...) ends a
+ * directive at a line break, so one of these in a name or password could add directives to a file.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+const CONTROL_NAMES: Readonly<Record<string, string>> = {
+  '\0': '\\0',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+};
+
+/** Where the first control character of `value` is (0-based), or -1. */
+export function controlCharacterIndex(value: string): number {
+  const m = CONTROL_CHARACTER.exec(value);
+  return m ? m.index : -1;
+}
+
+/** A control character written so a message can show it: "\n", "\t", "\u001b". */
+export function escapeControlCharacter(ch: string): string {
+  return CONTROL_NAMES[ch] ?? `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
+}
+
+/** The text with every control character escaped (for messages and comments: never a raw line break). */
+export function escapeControlCharacters(value: string): string {
+  return value.replace(new RegExp(CONTROL_CHARACTER.source, 'gu'), escapeControlCharacter);
+}
+
+/**
+ * The problem of a string holding a control character, or undefined. Names the character and its position,
+ * never the value (it may be a secret): `expected no control characters (...), got "\n" at position 4`.
+ */
+export function controlCharacterProblem(value: string): string | undefined {
+  const i = controlCharacterIndex(value);
+  if (i < 0) return undefined;
+  return `expected no control characters (CR, LF, NUL, TAB or other C0/C1), got "${escapeControlCharacter(value.charAt(i))}" at position ${i + 1}`;
+}
+
+/**
+ * A zod check for every user string: refuses control characters (see controlCharacterProblem) and stops the
+ * later checks of that string, so the value is not echoed by their messages.
+ */
+export function noControlCharacters(value: string, ctx: z.core.$RefinementCtx<string>): void {
+  const problem = controlCharacterProblem(value);
+  if (problem !== undefined)
+    ctx.addIssue({ code: 'custom', message: problem, input: value, continue: false });
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+export function isIpv4(value: string): boolean {
+  return IPV4.test(value);
+}
+
+export function isIpv6(value: string): boolean {
+  return z.ipv6().safeParse(value).success;
+}
+
+/** A DNS host name (RFC 1123 labels, at most 253 characters, the last label not all digits). */
+export function isHostName(value: string): boolean {
+  if (value.length > 253) return false;
+  const labels = value.split('.');
+  return labels.every((l) => HOST_LABEL.test(l)) && !/^\d+$/.test(labels[labels.length - 1] ?? '');
+}
+
+/** Why `value` is not a host name or an IP address (without a port), or undefined when it is one. */
+export function hostProblem(value: string): string | undefined {
+  const control = controlCharacterProblem(value);
+  if (control !== undefined) return control;
+  if (isIpv4(value) || isIpv6(value) || isHostName(value)) return undefined;
+  const got = describeValue(value);
+  if (/^(\[[^\]]*\]|[^:]*):\d*$/.test(value)) {
+    return `expected a host name or IP address without a port (ports have their own field), got ${got}`;
+  }
+  return `expected a host name or IP address (letters, digits, '.' and '-', or an IPv4/IPv6 address), got ${got}`;
+}
+
 /** A short rendering of a value for "got ..." (never the whole object: it may hold secrets). */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (typeof value === 'string') return value.length > 60 ? `'${value.slice(0, 57)}...'` : `'${value}'`;
+  if (typeof value === 'string') {
+    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    return `'${escapeControlCharacters(shown)}'`;
+  }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (typeof value === 'object') return 'an object';
@@ -82,10 +165,11 @@ function problemOf(schema: z.ZodType, issue: z.core.$ZodIssue, prefix: readonly 
     case 'invalid_key':
     case 'invalid_element':
     case 'custom':
-      // Our schemas phrase these messages as "expected ..."; zod's own ones are kept as they are.
+      // Our schemas phrase these messages as "expected ..." (with their own ", got ..." when the value must not
+      // be echoed, e.g. a password); zod's own ones are kept as they are.
+      if (issue.message.includes(', got ')) return [`${path}: ${issue.message}`];
       if (issue.message.startsWith('expected '))
         return [`${path}: ${issue.message}, got ${describeValue(input)}`];
-      if (issue.message.includes(', got ')) return [`${path}: ${issue.message}`];
       return [`${path}: ${issue.message} (got ${describeValue(input)})`];
   }
 }

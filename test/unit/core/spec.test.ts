@@ -111,7 +111,7 @@ const INVALID: readonly [string, Record<string, unknown>, string[]][] = [
   [
     'short password',
     base({ credentials: { admin: 'short' } }),
-    ["credentials.admin: expected at least 8 characters, got 'short'"],
+    ['credentials.admin: expected at least 8 characters, got 5'],
   ],
   [
     'duplicate node address (default port)',
