@@ -342,6 +342,11 @@ export const ERRORS = {
     hint: 'Fix the syntax at the line and column given in the message.',
     status: 400,
   },
+  NINES_E_CONFIG_VALUE: {
+    message: 'A value cannot be written safely into a configuration file',
+    hint: 'The value named in the message holds a character that file format cannot carry (a control character, or for keepalived.conf anything but letters, digits and . _ : / @ -). Spec validation refuses such values, so report this as a bug with the field named.',
+    status: 400,
+  },
   NINES_E_CONFIG_INVALID: {
     message: 'The controller configuration is invalid',
     hint: 'Fix the key named in the message in the config file or the NINES_* environment variable.',

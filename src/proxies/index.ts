@@ -17,7 +17,10 @@ export {
   HAPROXY_CONFIG_PATH,
   HAPROXY_PID_FILE,
   HAPROXY_STATS_PORT,
+  HAPROXY_STATS_USER,
+  haproxyStatsPassword,
 } from './haproxy/config.ts';
+export { haproxyComment, haproxyWord } from './haproxy/syntax.ts';
 export { readBackendStates, setServerState, setWriter, runtimeCommand } from './haproxy/runtime.ts';
 export { currentWriter, parseShowStat, runtimeCommands, writerCommands } from './haproxy/runtime-plan.ts';
 export type { AdminState, BackendServerState } from './haproxy/runtime-plan.ts';

@@ -3,6 +3,7 @@
 import { crc32 } from 'node:zlib';
 import { NinesError } from '../../core/errors.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
+import { controlCharacterIndex, escapeControlCharacters } from '../../core/validation.ts';
 
 /** Debian's layout: my.cnf includes mariadb.conf.d/*.cnf in order, so 90-nines.cnf overrides 50-server.cnf. */
 export const PATHS = {
@@ -38,24 +39,31 @@ export const USERS = {
 export type IniValue = string | number | boolean;
 export type IniSection = readonly [name: string, entries: readonly (readonly [string, IniValue])[]];
 
-function iniValue(value: IniValue): string {
+/**
+ * One option file value (MariaDB mysys/my_default.c): after `=` leading and trailing spaces are dropped, '#'
+ * outside quotes starts a comment, one pair of enclosing quotes is removed, and then \\ \" \' \n \t \r \b \s
+ * are escapes (any other backslash stays). So anything but plain characters is double-quoted with \ and "
+ * escaped. Control characters are refused: a line break would end the option (spec validation refuses them).
+ */
+export function iniValue(value: IniValue, key = 'value'): string {
   if (typeof value === 'boolean') return value ? 'ON' : 'OFF';
   const text = String(value);
-  if (/[\n\r]/.test(text)) {
-    throw new NinesError('NINES_E_INVALID_ARGUMENT', 'a configuration value contains a line break');
+  if (controlCharacterIndex(text) >= 0) {
+    throw new NinesError('NINES_E_CONFIG_VALUE', `option file: ${key} holds a control character`, {
+      context: { file: 'my.cnf', field: key },
+    });
   }
-  // Values with spaces, # or ; or quotes are double-quoted with \ escapes (my.cnf syntax).
-  return /^[A-Za-z0-9_@%+=:,./-]*$/.test(text)
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text)
     ? text
     : `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
 /** Renders an option file: header comment lines, then each section with `key = value` lines. */
 export function renderIni(header: readonly string[], sections: readonly IniSection[]): string {
-  const lines = header.map((h) => `# ${h}`);
+  const lines = header.map((h) => `# ${escapeControlCharacters(h)}`);
   for (const [name, entries] of sections) {
     lines.push('', `[${name}]`);
-    for (const [key, value] of entries) lines.push(`${key} = ${iniValue(value)}`);
+    for (const [key, value] of entries) lines.push(`${key} = ${iniValue(value, key)}`);
   }
   return `${lines.join('\n')}\n`;
 }
