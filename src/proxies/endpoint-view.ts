@@ -43,9 +43,13 @@ export interface EndpointViewOptions {
 }
 
 export function serverName(node: { readonly host: string; readonly port: number }): string {
-  // Spec hosts are [A-Za-z0-9.:-]; HAProxy names allow letters, digits, '-', '_', '.', ':'. Anything else
-  // (never expected) becomes '_' so a name can never break the config syntax.
-  return `${node.host}:${node.port}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
+  // Spec hosts are host names or IP addresses ([A-Za-z0-9.:-]); HAProxy names allow letters, digits, '-', '_',
+  // '.', ':'. Anything else (never expected), and '_' itself, becomes _XXXX (its UTF-16 code), so a name can
+  // never break the config or a runtime API command, and two nodes never share a name.
+  return `${node.host}:${node.port}`.replace(
+    /[^A-Za-z0-9.:-]/g,
+    (c) => `_${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Spec nodes first (in spec order, so server ids stay stable), then nodes only the topology knows. */
