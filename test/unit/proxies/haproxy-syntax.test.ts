@@ -31,38 +31,54 @@ const ESCAPES: Readonly<Record<string, string>> = {
   t: '\t',
 };
 
+/** The character a backslash escape stands for (manual 2.2; \$ only inside weak quotes). */
+function unescape(next: string, quote: string | undefined, line: string): string {
+  const escaped = next === '$' && quote === '"' ? '$' : ESCAPES[next];
+  if (escaped === undefined) throw new Error(`unknown escape \\${next} in ${line}`);
+  return escaped;
+}
+
+interface Tokenizer {
+  readonly words: string[];
+  word: string | undefined;
+  quote: '"' | "'" | undefined;
+  done: boolean;
+}
+
+/** One character outside strong quotes; returns how many characters it used. */
+function step(t: Tokenizer, line: string, i: number): number {
+  const c = line.charAt(i);
+  if (t.quote === undefined && (c === ' ' || c === '\t' || c === '#')) {
+    if (t.word !== undefined) t.words.push(t.word);
+    t.word = undefined;
+    t.done = c === '#';
+    return 1;
+  }
+  t.word ??= '';
+  if (c === '\\') {
+    t.word += unescape(line.charAt(i + 1), t.quote, line);
+    return 2;
+  }
+  if (c === '"') t.quote = t.quote === '"' ? undefined : '"';
+  else if (c === "'" && t.quote === undefined) t.quote = "'";
+  else if (c === '$' && t.quote === '"') throw new Error(`unescaped $ (an environment variable) in ${line}`);
+  else t.word += c;
+  return 1;
+}
+
 /** One haproxy.cfg line as HAProxy splits it into words (manual 2.2: escapes, weak and strong quotes, #). */
 export function haproxyWords(line: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charAt(i);
-    if (quote === "'") {
-      if (c === "'") quote = undefined;
-      else word += c;
-      continue;
-    }
-    if (quote === undefined && (c === ' ' || c === '\t')) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-      continue;
-    }
-    if (quote === undefined && c === '#') break;
-    word ??= '';
-    if (c === '\\') {
-      const next = line.charAt(++i);
-      const escaped = next === '$' && quote === '"' ? '$' : ESCAPES[next];
-      if (escaped === undefined) throw new Error(`unknown escape \\${next} in ${line}`);
-      word += escaped;
-    } else if (c === '"') quote = quote === '"' ? undefined : '"';
-    else if (c === "'" && quote === undefined) quote = "'";
-    else if (c === '$' && quote === '"') throw new Error(`unescaped $ (an environment variable) in ${line}`);
-    else word += c;
+  const t: Tokenizer = { words: [], word: undefined, quote: undefined, done: false };
+  for (let i = 0; i < line.length && !t.done;) {
+    if (t.quote === "'") {
+      if (line.charAt(i) === "'") t.quote = undefined;
+      else t.word += line.charAt(i);
+      i++;
+    } else i += step(t, line, i);
   }
-  if (quote !== undefined) throw new Error(`unterminated quote in ${line}`);
-  if (word !== undefined) words.push(word);
-  return words;
+  if (t.quote !== undefined) throw new Error(`unterminated quote in ${line}`);
+  if (t.word !== undefined) t.words.push(t.word);
+  return t.words;
 }
 
 function haproxyAvailable(): boolean {
