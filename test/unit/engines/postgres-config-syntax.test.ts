@@ -60,6 +60,8 @@ interface HbaToken {
   readonly quoted: boolean;
 }
 
+const FIELD_END = new Set([' ', '\t', '#']);
+
 /** pg_hba.conf fields of a line, each a list of tokens (hba.c next_token: blanks, commas, "quotes", #). */
 function hbaFields(line: string): HbaToken[][] {
   const fields: HbaToken[][] = [];
@@ -74,7 +76,7 @@ function hbaFields(line: string): HbaToken[][] {
   };
   for (let i = 0; i < line.length; i++) {
     const c = line.charAt(i);
-    if (!inQuote && (c === ' ' || c === '\t' || c === '#')) {
+    if (!inQuote && FIELD_END.has(c)) {
       endToken();
       if (field.length > 0) fields.push(field);
       field = [];
