@@ -24,10 +24,25 @@ export function confString(value: string, what = 'value'): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
-/** One pg_hba.conf token naming a database, user or address: bare when plain, else "..." with "" for ". */
+/** Words pg_hba.conf reads as keywords when bare (a user or host named "all" must not mean everyone). */
+const HBA_KEYWORDS = new Set([
+  'all',
+  'sameuser',
+  'samerole',
+  'samegroup',
+  'replication',
+  'samehost',
+  'samenet',
+]);
+
+/**
+ * One pg_hba.conf token naming a database, user or address: bare when plain and not a keyword, else "..." with
+ * "" for " (a quoted token is never a keyword, a +group or an @file).
+ */
 export function hbaToken(value: string, what = 'value'): string {
   refuseControl(value, 'pg_hba.conf', what);
-  return /^[A-Za-z0-9_.:/-]+$/.test(value) ? value : `"${value.replace(/"/g, '""')}"`;
+  const bare = /^[A-Za-z0-9_.:/-]+$/.test(value) && !HBA_KEYWORDS.has(value.toLowerCase());
+  return bare ? value : `"${value.replace(/"/g, '""')}"`;
 }
 
 /** A .pgpass field: \ and : escaped. */

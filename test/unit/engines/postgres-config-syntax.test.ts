@@ -157,7 +157,12 @@ describe('PostgreSQL quoting helpers', () => {
       }),
       { numRuns: 2000 },
     );
-    assert.deepEqual(hbaFields(`host all ${hbaToken('all')} x y`)[2], [{ text: 'all', quoted: false }]);
+    for (const keyword of ['all', 'replication', 'samehost', 'samenet', 'sameuser', 'ALL']) {
+      assert.deepEqual(hbaFields(`host all ${hbaToken(keyword)} x y`)[2], [{ text: keyword, quoted: true }]);
+    }
+    for (const special of ['+admins', '@users.txt']) {
+      assert.deepEqual(hbaFields(`host all ${hbaToken(special)} x y`)[2], [{ text: special, quoted: true }]);
+    }
   });
 
   test('.pgpass fields parse back', () => {
