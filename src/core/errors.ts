@@ -344,7 +344,7 @@ export const ERRORS = {
   },
   NINES_E_CONFIG_VALUE: {
     message: 'A value cannot be written safely into a configuration file',
-    hint: 'The value named in the message holds a character that file format cannot carry (a control character, or for keepalived.conf anything but letters, digits and . _ : / @ -). Spec validation refuses such values, so report this as a bug with the field named.',
+    hint: 'The named value holds a character that file format cannot carry (a control character; in keepalived.conf anything but letters, digits and . _ : / @ -). Fix that field.',
     status: 400,
   },
   NINES_E_CONFIG_INVALID: {
