@@ -17,6 +17,8 @@ import {
   ensureHaproxy,
   updateEndpoint,
   HAPROXY_CONFIG_PATH,
+  HAPROXY_STATS_PORT,
+  haproxyStatsPassword,
 } from '../../../src/proxies/index.ts';
 import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
 import {
@@ -31,6 +33,7 @@ import {
 
 const WRITE = 3307;
 const READ = 3308;
+const MONITOR_PASSWORD = `mon #pa ss"'\\$HOME:x`;
 
 describe('proxies: HAProxy endpoint over real MariaDB servers', { timeout: 300_000 * TIMEOUT_SCALE }, () => {
   let lab: TestLab;
@@ -71,7 +74,8 @@ describe('proxies: HAProxy endpoint over real MariaDB servers', { timeout: 300_0
       type: 'mariadb-replication',
       nodes: [{ host: a('h1'), role: 'primary' }, { host: a('h2') }, { host: a('h3') }],
       ssh: { keyFile: lab.inventory.privateKeyPath },
-      credentials: { admin: 'admin-pass-1', replication: 'repl-pass-1', monitor: 'mon-pass-1' },
+      // A monitor password with every character haproxy.cfg treats specially (issue 8: it was written raw).
+      credentials: { admin: 'admin-pass-1', replication: 'repl-pass-1', monitor: MONITOR_PASSWORD },
       endpoint: { proxies: [proxy], writePort: WRITE, readPort: READ },
     }).spec;
   });
@@ -91,6 +95,21 @@ describe('proxies: HAProxy endpoint over real MariaDB servers', { timeout: 300_0
       const again = await deployEndpoint(ctx(), topology({ h1: 'primary', h2: 'replica', h3: 'replica' }));
       assert.equal(again.proxies[0]?.action, 'unchanged');
       assert.deepEqual(again.proxies[0]?.commands, []);
+    }),
+  );
+
+  test(
+    'stats page: the derived password opens it, the monitor password does not',
+    track(async () => {
+      const stats = (password: string): Promise<number> =>
+        fetch(`http://${proxy}:${HAPROXY_STATS_PORT}/;csv`, {
+          headers: { authorization: `Basic ${Buffer.from(`nines:${password}`).toString('base64')}` },
+          signal: AbortSignal.timeout(5000),
+        }).then((r) => r.status);
+      assert.equal(await stats(haproxyStatsPassword(spec)), 200);
+      assert.equal(await stats(MONITOR_PASSWORD), 401);
+      const cfg = await hosts.executor(proxy).exec(['cat', HAPROXY_CONFIG_PATH], { timeoutMs: 5000 });
+      assert.equal(cfg.stdout.includes(MONITOR_PASSWORD), false, 'haproxy.cfg holds no database password');
     }),
   );
 
