@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     );
     console.log(`connections opened: ${pool.stats().connectionsOpened}`);
   } finally {
-    pool.closeAll();
+    await pool.closeAll();
     await sshd?.stop();
   }
 }

@@ -222,7 +222,7 @@ export class Controller {
     if (this.closed) return;
     this.closed = true;
     await this.monitor.stop();
-    this.monitorPool.closeAll();
+    await this.monitorPool.closeAll();
     await this.jobs.stop(graceMs);
     await this.deployDeps.close();
     this.store.close();

@@ -51,13 +51,23 @@ export function createProbeSession<C extends ProbeConnection>(options: ProbeSess
   // Bumped whenever the connection is dropped: a connect that finishes after its observe() gave up is closed.
   let generation = 0;
   let closed = false;
+  // Connects and closes still under way: observe() does not wait for them, close() does.
+  const inflight = new Set<Promise<void>>();
+  const track = (work: Promise<unknown>): void => {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    inflight.add(settled);
+    void settled.then(() => inflight.delete(settled));
+  };
 
   const drop = (): void => {
     generation++;
     const old = conn;
     conn = undefined;
     // Not awaited: closing a connection to a hung host can take a while, observe() must not wait for it.
-    if (old) void old.close().catch(() => undefined);
+    if (old) track(old.close());
   };
 
   // The connection's own bounds run a little past the session's deadline: the session reports the timeout
@@ -68,12 +78,18 @@ export function createProbeSession<C extends ProbeConnection>(options: ProbeSess
     if (!conn || !options.usable(conn)) {
       if (conn) drop();
       const mine = generation;
-      const opened = await options.connect(left(deadline));
-      if (mine !== generation || closed) {
-        void opened.close().catch(() => undefined);
+      // A connect that finishes after its observe() gave up (or after close()) is closed, and close() waits
+      // for that: no connection outlives the probe.
+      const opening = options.connect(left(deadline)).then(async (opened) => {
+        if (mine === generation && !closed) {
+          conn = opened;
+          return opened;
+        }
+        await opened.close().catch(() => undefined);
         throw new Deadline();
-      }
-      conn = opened;
+      });
+      track(opening);
+      return options.read(await opening, left(deadline));
     }
     return options.read(conn, left(deadline));
   };
@@ -114,10 +130,8 @@ export function createProbeSession<C extends ProbeConnection>(options: ProbeSess
     },
     async close(): Promise<void> {
       closed = true;
-      const old = conn;
-      conn = undefined;
-      generation++;
-      if (old) await old.close().catch(() => undefined);
+      drop();
+      while (inflight.size > 0) await Promise.all(inflight);
     },
   };
 }

@@ -26,8 +26,15 @@ export interface RunningCommand {
   kill(): Promise<void>;
 }
 
-/** Starts the command; `cancel` fires when the caller stopped waiting (timeout/abort while queued). */
+/**
+ * Starts the command; `cancel` fires when the caller stopped waiting (timeout/abort while queued). Once `cancel`
+ * fired, a transport must not start the command any more and must settle promptly: reject, or resolve with a
+ * command that was already on its way (it is then killed).
+ */
 export type StartCommand = (sink: CommandSink, cancel: AbortSignal) => Promise<RunningCommand>;
+
+/** How long a stopped exec waits for its transport to settle and for a command that started late to be killed. */
+export const LATE_START_WAIT_MS = 5000;
 
 export interface RawExecOptions extends ExecOptions {
   /** Bytes of stdout kept (default 8 MiB, the tail). */
@@ -100,6 +107,19 @@ function stopTrigger(options: ExecOptions): { promise: Promise<Stop>; cancel: ()
   };
 }
 
+/** Waits for `promise` (which never rejects) at most `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => 'done' as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function lastLine(text: string): string {
   const line = text.trimEnd().split('\n').pop()?.trim() ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
@@ -146,14 +166,18 @@ export async function superviseCommand(input: SuperviseInput): Promise<RawExecRe
     const first = await Promise.race([starting, stop.promise]);
     if (typeof first === 'string') {
       cancel.abort();
-      // Stopped while waiting for a channel or a connection: if the command starts after all, kill it.
-      // Its exit is of no interest any more, but must not become an unhandled rejection (connection lost later).
-      starting
+      // Stopped while waiting for a channel or a connection: the transport gives up, or, if the command was
+      // already on its way, it is killed before exec rejects (nothing it started outlives it). Its exit is of no
+      // interest any more, but must not become an unhandled rejection (connection lost later).
+      const cleanup = starting
         .then((cmd) => {
           cmd.exited.catch(() => undefined);
           return cmd.kill();
         })
         .catch(() => undefined);
+      if ((await settledWithin(cleanup, LATE_START_WAIT_MS)) === 'timeout') {
+        logger?.warn({ host: input.host }, 'a stopped command is still being started or killed');
+      }
       throw stopError(first, input, started);
     }
     const exit = await Promise.race([first.exited, stop.promise]);

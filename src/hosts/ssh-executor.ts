@@ -58,6 +58,29 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'>
   return Promise.race([promise, t]).finally(() => clearTimeout(timer));
 }
 
+function cancelledError(host: string): NinesError {
+  return new NinesError('NINES_E_COMMAND_ABORTED', `${host}: stopped before the command started`);
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the work itself goes on, its result is dropped). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, host: string): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(cancelledError(host));
+  }
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(cancelledError(host));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  promise.catch(() => undefined);
+  aborted.catch(() => undefined);
+  return Promise.race([promise, aborted]).finally(() => {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
+}
+
 async function loadKey(options: SshExecutorOptions): Promise<Buffer> {
   let key: Buffer;
   if (options.privateKey !== undefined) {
@@ -172,7 +195,7 @@ export class SshExecutor implements RawExecutor {
     command: string,
     run: { sink: CommandSink; cancel: AbortSignal; stdin: string | Buffer | undefined; sudo: boolean },
   ): Promise<RunningCommand> {
-    const target = await this.#resolveTarget();
+    const target = await untilAborted(this.#resolveTarget(), run.cancel, this.host);
     return this.#open(target, command, { cancel: run.cancel }, (conn, channel) =>
       this.#running(conn, channel, run, target),
     );
@@ -190,8 +213,14 @@ export class SshExecutor implements RawExecutor {
   ): Promise<T> {
     let reconnected = false;
     for (let refused = 0; ;) {
-      const conn = await this.#pool.connection(target);
+      // A cancelled command never starts: not while its connection is being opened (the pool keeps that
+      // connect and closes it at closeAll), not while it waits for a channel, not after.
+      const conn = await untilAborted(this.#pool.connection(target), how.cancel, this.host);
       await conn.acquire(how.cancel, how.priority);
+      if (how.cancel?.aborted) {
+        conn.release();
+        throw cancelledError(this.host);
+      }
       try {
         return await conn.openExec(command, (channel) => setup(conn, channel));
       } catch (err) {

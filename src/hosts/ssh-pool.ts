@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
-import { NinesError } from '../core/errors.ts';
+import { NinesError, isNinesError } from '../core/errors.ts';
 import type { HostLogger } from './logger.ts';
 import {
   hostKeyAlgorithmsFor,
@@ -34,11 +34,19 @@ export interface SshTarget {
   readonly logger?: HostLogger | undefined;
 }
 
+/** Opens and authenticates one client; aborting `signal` must destroy what it started and reject. */
+export type SshConnect = (target: SshTarget, signal: AbortSignal) => Promise<SshClient>;
+
 export interface SshPoolOptions {
   readonly maxChannelsPerConnection?: number;
   /** Close a connection that carried no command for this long (default 5 min; 0 = never). */
   readonly idleTimeoutMs?: number;
+  /** How a connection is opened (default: ssh2 over TCP); tests give a fake. */
+  readonly connect?: SshConnect;
 }
+
+/** How long closeAll() lets a connection end gracefully before destroying its socket. */
+export const CLOSE_GRACE_MS = 2000;
 
 export interface SshPoolStats {
   /** Connections opened since the pool was created (a test of reuse: stays 1 across many commands). */
@@ -69,9 +77,15 @@ function hostKeyError(target: SshTarget, verdict: HostKeyVerdict, blob: Buffer, 
   );
 }
 
+function abortedError(what: string): NinesError {
+  return new NinesError('NINES_E_COMMAND_ABORTED', what);
+}
+
 /** Opens and authenticates one ssh2 client; rejects with a classified NinesError. */
-async function connectClient(target: SshTarget): Promise<SshClient> {
+export async function connectClient(target: SshTarget, signal: AbortSignal): Promise<SshClient> {
   const known = await readKnownHosts(target.knownHostsPath);
+  const where = `${target.user}@${knownHostName(target.host, target.port)}`;
+  if (signal.aborted) throw abortedError(`${where}: connecting stopped (the pool is closing)`);
   const algorithms = hostKeyAlgorithmsFor(known, knownHostName(target.host, target.port));
   const client = new ssh2.Client();
   let rejected: { verdict: HostKeyVerdict; blob: Buffer } | undefined;
@@ -96,11 +110,14 @@ async function connectClient(target: SshTarget): Promise<SshClient> {
     },
   };
   return new Promise<SshClient>((resolve, reject) => {
+    const onAbort = (): void => fail(abortedError(`${where}: connecting stopped (the pool is closing)`));
     const fail = (err: unknown): void => {
+      signal.removeEventListener('abort', onAbort);
       client.removeAllListeners('ready');
       client.on('error', () => undefined);
       client.destroy();
       sock.destroy();
+      if (isNinesError(err, 'NINES_E_COMMAND_ABORTED')) return reject(err);
       if (rejected) return reject(hostKeyError(target, rejected.verdict, rejected.blob, err));
       const cls = classifySshError(err, { connectTimeoutMs: target.connectTimeoutMs });
       const detail = `${target.user}@${knownHostName(target.host, target.port)}: ${err instanceof Error ? err.message : String(err)}`;
@@ -113,9 +130,11 @@ async function connectClient(target: SshTarget): Promise<SshClient> {
       );
     };
     client.once('ready', () => {
+      signal.removeEventListener('abort', onAbort);
       client.removeListener('error', fail);
       resolve(client);
     });
+    signal.addEventListener('abort', onAbort, { once: true });
     client.once('error', fail);
     client.once('close', () =>
       fail(Object.assign(new Error('connection closed during the handshake'), { code: 'ECONNRESET' })),
@@ -144,6 +163,8 @@ export class SshConnection {
   readonly #queue: Waiter[] = [];
   readonly #onIdle: (conn: SshConnection) => void;
   readonly #markClosed: () => void;
+  /** Resolves when the client's socket closed. */
+  readonly #gone: Promise<void>;
 
   constructor(
     key: string,
@@ -161,6 +182,7 @@ export class SshConnection {
       hooks.onClose();
       for (const w of this.#queue.splice(0)) w.reject(lostError(this.key));
     };
+    this.#gone = new Promise((resolve) => client.once('close', () => resolve()));
     client.on('close', this.#markClosed);
     client.on('end', this.#markClosed);
     // After 'ready', errors (keepalive timeout, socket reset) are followed by 'close'; nothing to do here.
@@ -177,6 +199,7 @@ export class SshConnection {
 
   /** Waits for a free channel slot (priority callers do not wait). */
   async acquire(signal: AbortSignal | undefined, priority = false): Promise<void> {
+    if (signal?.aborted) throw abortedError(`${this.key}: stopped before a channel was taken`);
     if (this.#closed) throw lostError(this.key);
     if (priority || this.#active < this.#max) {
       this.#active += 1;
@@ -190,9 +213,7 @@ export class SshConnection {
         onAbort: () => {
           const i = this.#queue.indexOf(waiter);
           if (i >= 0) this.#queue.splice(i, 1);
-          reject(
-            new NinesError('NINES_E_COMMAND_ABORTED', `${this.key}: gave up waiting for a free channel`),
-          );
+          reject(abortedError(`${this.key}: gave up waiting for a free channel`));
         },
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
@@ -238,6 +259,23 @@ export class SshConnection {
     this.#markClosed();
     this.#client.end();
   }
+
+  /** Ends the connection and resolves once its socket closed (destroyed after `graceMs` without an answer). */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    this.end();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), graceMs);
+    });
+    try {
+      if ((await Promise.race([this.#gone, late])) === 'late') {
+        this.#client.destroy();
+        await this.#gone;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /** Marker class for "the connection died under us": the caller may retry on a fresh connection. */
@@ -275,11 +313,15 @@ export class SshPool {
   readonly #open = new Map<string, SshConnection>();
   readonly #connecting = new Map<string, Promise<SshConnection>>();
   readonly #idleTimers = new Map<SshConnection, NodeJS.Timeout>();
+  readonly #connectClient: SshConnect;
+  /** Aborted by closeAll(): connections still connecting are destroyed. */
+  #closing = new AbortController();
   #opened = 0;
 
   constructor(options: SshPoolOptions = {}) {
     this.#max = options.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS;
     this.#idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.#connectClient = options.connect ?? connectClient;
   }
 
   stats(): SshPoolStats {
@@ -307,7 +349,14 @@ export class SshPool {
 
   async #connect(key: string, target: SshTarget): Promise<SshConnection> {
     const started = Date.now();
-    const client = await connectClient(target);
+    const closing = this.#closing.signal;
+    const client = await this.#connectClient(target, closing);
+    if (closing.aborted) {
+      // Connected just as closeAll() began: it is not waiting for this one, so do not keep it.
+      client.on('error', () => undefined);
+      client.destroy();
+      throw abortedError(`${key}: connected after the pool began closing`);
+    }
     this.#opened += 1;
     const conn: SshConnection = new SshConnection(key, client, this.#max, {
       onClose: () => {
@@ -343,9 +392,18 @@ export class SshPool {
     conn?.end();
   }
 
-  /** Closes every connection: call at shutdown, as ssh2's keepalive timers keep the process alive. */
-  closeAll(): void {
-    for (const conn of this.#open.values()) conn.end();
+  /**
+   * Closes every connection, including those still connecting, and resolves once their sockets closed: call at
+   * shutdown, as ssh2's keepalive timers keep the process alive. The pool can be used again afterwards.
+   */
+  async closeAll(): Promise<void> {
+    const closing = this.#closing;
+    this.#closing = new AbortController();
+    closing.abort();
+    await Promise.allSettled([...this.#connecting.values()]);
+    for (const timer of this.#idleTimers.values()) clearTimeout(timer);
+    this.#idleTimers.clear();
+    await Promise.all([...this.#open.values()].map((conn) => conn.close()));
   }
 }
 

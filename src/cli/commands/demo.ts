@@ -280,7 +280,7 @@ async function run(args: readonly string[]): Promise<number> {
   } finally {
     await ctl.stop();
     // Connections other parts of the process opened on the shared pool keep it alive otherwise.
-    defaultSshPool.closeAll();
+    await defaultSshPool.closeAll();
   }
 }
 

@@ -117,7 +117,6 @@ export class HostPool {
 
   close(): Promise<void> {
     this.executors.clear();
-    this.pool.closeAll();
-    return Promise.resolve();
+    return this.pool.closeAll();
   }
 }

@@ -64,7 +64,7 @@ describe('ssh executor on lab hosts', { timeout: 180_000 * SCALE }, () => {
   });
 
   after(async () => {
-    for (const p of pools) p.closeAll();
+    await Promise.all(pools.map((p) => p.closeAll()));
     await lab?.dispose({ keepLogsIn: process.env.NINES_KEEP_LOGS_DIR });
   });
 

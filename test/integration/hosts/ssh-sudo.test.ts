@@ -52,7 +52,7 @@ describe('ssh executor with sudo (non-root users)', { skip, timeout: 60_000 * SC
   });
 
   after(async () => {
-    pool?.closeAll();
+    await pool?.closeAll();
     await sshd?.stop();
     rmSync(sudoersFile, { force: true });
     for (const user of [withSudo, without]) spawnSync('userdel', ['-r', '-f', user], { stdio: 'ignore' });

@@ -57,7 +57,7 @@ describe('ssh executor (real sshd)', { timeout: T(120_000) }, () => {
   });
 
   after(async () => {
-    pool.closeAll();
+    await pool.closeAll();
     await sshd.stop();
   });
 
@@ -240,7 +240,7 @@ describe('ssh executor (real sshd)', { timeout: T(120_000) }, () => {
         isCode('NINES_E_SSH_KEY_FILE'),
       );
     } finally {
-      own.closeAll();
+      await own.closeAll();
     }
   });
 
@@ -274,7 +274,7 @@ describe('ssh executor (real sshd)', { timeout: T(120_000) }, () => {
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();
-      own.closeAll();
+      await own.closeAll();
     }
   });
 
@@ -315,7 +315,7 @@ describe('ssh executor (real sshd)', { timeout: T(120_000) }, () => {
       // The pooled connection of the main pool was dropped by the restart and must not silently trust the new key.
       await assert.rejects(createSshExecutor(opts).exec(['true']), isCode('NINES_E_SSH_HOSTKEY_CHANGED'));
     } finally {
-      own.closeAll();
+      await own.closeAll();
     }
   });
 });

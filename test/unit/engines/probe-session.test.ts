@@ -110,3 +110,24 @@ test('abort and close', async () => {
   assert.ok(conns.every((c) => c.closed));
   assert.equal((await probe.observe()).error?.code, 'NINES_E_COMMAND_ABORTED');
 });
+
+test('close() during an in-flight connect waits for it and closes the connection it made', async () => {
+  const { probe, conns } = fakes({ connectMs: 60 });
+  const observing = probe.observe();
+  await new Promise((r) => setTimeout(r, 10));
+  await probe.close();
+  assert.equal(conns.length, 1, 'the connect finished before close() resolved');
+  assert.equal(conns[0]?.closed, true, 'and its connection was closed');
+  const obs = await observing;
+  assert.equal(obs.reachable, false);
+});
+
+test('close() waits for a connect that outlived its observe() deadline', async () => {
+  const { probe, conns } = fakes({ connectMs: 150 });
+  const obs = await probe.observe();
+  assert.equal(obs.reachable, false, 'the deadline (100 ms) passed during the connect');
+  assert.equal(conns.length, 0, 'the connect is still under way');
+  await probe.close();
+  assert.equal(conns.length, 1);
+  assert.equal(conns[0]?.closed, true, 'no connection left open once close() resolved');
+});

@@ -69,3 +69,53 @@ test("a failed command's message ends with its last stderr line, secrets redacte
     return true;
   });
 });
+
+test('an exec stopped while its transport was starting rejects only once the late command was killed', async () => {
+  let killed = false;
+  let cancelled = false;
+  const ac = new AbortController();
+  const run = superviseCommand({
+    host: 'h1',
+    argv: ['sleep', '60'],
+    options: { signal: ac.signal },
+    sudoUsed: false,
+    // The channel was already being opened when the caller gave up: it opens 30 ms later.
+    start: (_sink, cancel) =>
+      new Promise<RunningCommand>((resolve) => {
+        cancel.addEventListener('abort', () => (cancelled = true), { once: true });
+        setTimeout(() => {
+          resolve({
+            exited: new Promise<never>(() => undefined),
+            kill: async () => {
+              await new Promise((r) => setTimeout(r, 10));
+              killed = true;
+            },
+          });
+        }, 30);
+      }),
+  });
+  ac.abort();
+  await assert.rejects(run, (e) => isNinesError(e, 'NINES_E_COMMAND_ABORTED'));
+  assert.ok(cancelled, 'the transport was told to give up');
+  assert.ok(killed, 'the command was killed before exec rejected');
+});
+
+test('an exec whose signal is already aborted never calls the transport', async () => {
+  let started = false;
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(
+    superviseCommand({
+      host: 'h1',
+      argv: ['touch', '/tmp/x'],
+      options: { signal: ac.signal },
+      sudoUsed: false,
+      start: () => {
+        started = true;
+        return Promise.reject(new Error('must not be called'));
+      },
+    }),
+    (e) => isNinesError(e, 'NINES_E_COMMAND_ABORTED'),
+  );
+  assert.equal(started, false);
+});
