@@ -207,13 +207,32 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Gives the socket a no-op 'error' listener that survives `removeAllListeners()`. The connector's fatalError()
+ * (node_modules/mariadb/lib/connection.js) strips every listener from the socket, ours included, then destroys
+ * it; an error the socket still emits after that (one already scheduled, e.g. a write that failed with EPIPE
+ * against a host that just died) would have no listener and end the process as an uncaught exception.
+ */
+export function keepErrorListener(socket: Socket): Socket {
+  const ignore = (): void => undefined;
+  socket.on('error', ignore);
+  const removeAll = socket.removeAllListeners.bind(socket);
+  socket.removeAllListeners = (event?: string | symbol): Socket => {
+    // removeAllListeners(undefined) is not removeAllListeners(): the argument count decides.
+    if (event === undefined) removeAll();
+    else removeAll(event);
+    if (event === undefined || event === 'error') socket.on('error', ignore);
+    return socket;
+  };
+  return socket;
+}
+
 /** Opens one connection. Throws NINES_E_DB_AUTH or NINES_E_DB_UNREACHABLE. */
 export async function connectSql(endpoint: SqlEndpoint, options: SqlOptions = {}): Promise<SqlClient> {
   const connectTimeout = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  // Our own socket, so a deadline can drop it (see #abandon); its no-op error listener outlives the connector's
-  // own, so nothing that happens to it later becomes an uncaught exception.
-  const socket = netConnect({ host: endpoint.host, port: endpoint.port });
-  socket.on('error', () => undefined);
+  // Our own socket, so a deadline can drop it (see #abandon), with an error listener the connector cannot
+  // remove, so nothing that happens to it later becomes an uncaught exception.
+  const socket = keepErrorListener(netConnect({ host: endpoint.host, port: endpoint.port }));
   try {
     // Loaded on first use: a controller without MariaDB clusters never pays its ~11 MB.
     const { default: mariadb } = await import('mariadb');
