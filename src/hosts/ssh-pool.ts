@@ -77,6 +77,12 @@ function hostKeyError(target: SshTarget, verdict: HostKeyVerdict, blob: Buffer, 
   );
 }
 
+/**
+ * The TCP socket under each client connectClient made: ssh2's destroy() does nothing once the socket was ended
+ * (its isWritable() check), so a connection whose peer never answers our end() is destroyed through this.
+ */
+const socketOf = new WeakMap<SshClient, Socket>();
+
 function abortedError(what: string): NinesError {
   return new NinesError('NINES_E_COMMAND_ABORTED', what);
 }
@@ -90,6 +96,7 @@ export async function connectClient(target: SshTarget, signal: AbortSignal): Pro
   const client = new ssh2.Client();
   let rejected: { verdict: HostKeyVerdict; blob: Buffer } | undefined;
   const sock = new Socket();
+  socketOf.set(client, sock);
   sock.setNoDelay(true);
   const config: ConnectConfig = {
     sock,
@@ -270,6 +277,7 @@ export class SshConnection {
     try {
       if ((await Promise.race([this.#gone, late])) === 'late') {
         this.#client.destroy();
+        socketOf.get(this.#client)?.destroy();
         await this.#gone;
       }
     } finally {
