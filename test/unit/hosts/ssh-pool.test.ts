@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -192,3 +192,55 @@ test('closeAll() destroys a real TCP connection stuck in the SSH handshake', asy
     await new Promise((r) => server.close(r));
   }
 });
+
+test(
+  'closeAll() destroys a real SSH connection whose peer never answers our end()',
+  { timeout: 15_000 },
+  async () => {
+    // An in-process ssh2 server behind a relay that swallows our FIN: like a host frozen at shutdown.
+    const sshd = new ssh2.Server(
+      { hostKeys: [ssh2.utils.generateKeyPairSync('ed25519').private] },
+      (client) => {
+        client.on('error', () => undefined);
+        client.on('authentication', (ctx) => ctx.accept());
+      },
+    );
+    await new Promise<void>((r) => sshd.listen(0, '127.0.0.1', r));
+    const sshdPort = (sshd.address() as { port: number }).port;
+    const relayed: Socket[] = [];
+    const relay = createServer({ allowHalfOpen: true }, (down) => {
+      const up = connect({ host: '127.0.0.1', port: sshdPort });
+      relayed.push(down, up);
+      for (const s of [down, up]) s.on('error', () => undefined);
+      down.pipe(up, { end: false });
+      up.pipe(down, { end: false });
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    try {
+      const port = (relay.address() as { port: number }).port;
+      const pool = new SshPool();
+      await pool.connection(target(port));
+      assert.equal(pool.stats().open, 1);
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        pool.closeAll().then(() => 'closed'),
+        new Promise((r) => (timer = setTimeout(() => r('still waiting'), 5000))),
+      ]);
+      clearTimeout(timer);
+      const took = Date.now() - started;
+      assert.equal(outcome, 'closed', 'closeAll() resolved within 5 s');
+      assert.ok(took >= 1500, `after the grace (${took} ms)`);
+      await poll(
+        'relay sees the socket closed',
+        2000,
+        () => Promise.resolve(relayed[0]?.destroyed || relayed[0]?.readableEnded ? true : undefined),
+        5,
+      );
+    } finally {
+      for (const s of relayed) s.destroy();
+      await new Promise((r) => relay.close(r));
+      await new Promise((r) => sshd.close(r));
+    }
+  },
+);
