@@ -136,8 +136,30 @@ export const SubmitJobBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** Control (C0, C1, DEL), format (bidi overrides and isolates U+202A-202E, U+2066-2069, zero-width), line and
+ * paragraph separators, surrogates and unassigned code points: none of them belongs in a name shown in logs. */
+const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
+
+/** A token name: 1-100 printable characters, no leading or trailing space. */
+export const TokenName = z
+  .string('expected a name')
+  .min(1, 'expected a name')
+  .max(100, 'expected at most 100 characters')
+  .superRefine((name, ctx) => {
+    const bad = UNPRINTABLE.exec(name);
+    if (bad) {
+      const cp = (bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected printable characters, got U+${cp} at position ${bad.index + 1} (control, format and bidirectional characters are refused)`,
+      });
+    } else if (name.trim() !== name) {
+      ctx.addIssue({ code: 'custom', message: 'expected no leading or trailing space' });
+    }
+  });
+
 export const CreateTokenBody = z.strictObject({
-  name: z.string().min(1, 'expected a name').max(100, 'expected at most 100 characters'),
+  name: TokenName,
   role: z.enum(ROLES),
 });
 

@@ -13,6 +13,67 @@ export { defaultDataDir };
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
+const ms = (min: number): z.ZodNumber =>
+  z.number('expected a number of milliseconds').int().min(min, `expected >= ${min}`);
+
+const ApiConfigSchema = z
+  .strictObject({
+    /** Interval of SSE heartbeat comments (keeps proxies from closing idle streams). */
+    sseHeartbeatMs: ms(100).default(15_000),
+    bodyLimitBytes: z.number('expected a number').int().min(1024, 'expected >= 1024').default(1_048_576),
+    /** Whole request (headers and body) must arrive within this; slower clients get 408 and are closed. */
+    requestTimeoutMs: ms(100).default(30_000),
+    /** Headers must arrive within this (at most requestTimeoutMs). */
+    headersTimeoutMs: ms(100).default(10_000),
+    /** A socket with no traffic either way for this long is closed (above sseHeartbeatMs). */
+    idleTimeoutMs: ms(1000).default(120_000),
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: ms(100).default(5_000),
+    /** Request line + headers (431 above it). */
+    maxHeaderBytes: z.number('expected a number').int().min(1024, 'expected >= 1024').default(16_384),
+    /** A path parameter (cluster name, job id, ...) longer than this gets 414. */
+    maxParamLength: z.number('expected a number').int().min(64, 'expected >= 64').default(200),
+    /** Wrong tokens allowed per client address per authFailureWindowMs before 429 (token bucket). */
+    authFailureLimit: z.number('expected a number').int().min(1, 'expected >= 1').default(10),
+    authFailureWindowMs: ms(1000).default(60_000),
+    /** PEM certificate and key for HTTPS (both or neither). Without them, a listen address beyond loopback
+     * gets a self-signed certificate generated in the data directory on first start. */
+    tls: z
+      .strictObject({
+        certFile: z.string('expected a file path').min(1, 'expected a file path'),
+        keyFile: z.string('expected a file path').min(1, 'expected a file path'),
+      })
+      .optional(),
+    /** Serve plain HTTP on an address beyond loopback (logged as a warning). */
+    insecureHttp: z.boolean('expected true or false').default(false),
+  })
+  .refine((a) => a.headersTimeoutMs <= a.requestTimeoutMs, {
+    message: 'headersTimeoutMs must not be above requestTimeoutMs',
+    path: ['headersTimeoutMs'],
+  })
+  .refine((a) => a.sseHeartbeatMs < a.idleTimeoutMs, {
+    message: 'sseHeartbeatMs must be below idleTimeoutMs (or idle event streams are cut)',
+    path: ['sseHeartbeatMs'],
+  })
+  .refine((a) => !(a.tls && a.insecureHttp), {
+    message: 'insecureHttp and tls exclude each other',
+    path: ['insecureHttp'],
+  });
+
+const API_DEFAULTS = {
+  sseHeartbeatMs: 15_000,
+  bodyLimitBytes: 1_048_576,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16_384,
+  maxParamLength: 200,
+  authFailureLimit: 10,
+  authFailureWindowMs: 60_000,
+  insecureHttp: false,
+} as const;
+
 export const ConfigSchema = z.strictObject({
   /** Where the SQLite file, the secret key and admin.token live. */
   dataDir: z.string('expected a directory path').min(1, 'expected a directory path'),
@@ -36,13 +97,7 @@ export const ConfigSchema = z.strictObject({
       shutdownGraceMs: z.number('expected a number').int().min(0, 'expected >= 0').default(10_000),
     })
     .default({ maxConcurrent: 16, shutdownGraceMs: 10_000 }),
-  api: z
-    .strictObject({
-      /** Interval of SSE heartbeat comments (keeps proxies from closing idle streams). */
-      sseHeartbeatMs: z.number('expected a number').int().min(100, 'expected >= 100').default(15_000),
-      bodyLimitBytes: z.number('expected a number').int().min(1024, 'expected >= 1024').default(1_048_576),
-    })
-    .default({ sseHeartbeatMs: 15_000, bodyLimitBytes: 1_048_576 }),
+  api: ApiConfigSchema.default(API_DEFAULTS),
   /** Monitoring (docs/monitoring.md): probe cadence, and who may scrape GET /metrics. */
   monitor: z
     .strictObject({
@@ -97,6 +152,11 @@ export const CONFIG_ENV: Readonly<
   NINES_JOBS_MAX_CONCURRENT: { path: ['jobs', 'maxConcurrent'], type: 'number' },
   NINES_SHUTDOWN_GRACE_MS: { path: ['jobs', 'shutdownGraceMs'], type: 'number' },
   NINES_SSE_HEARTBEAT_MS: { path: ['api', 'sseHeartbeatMs'], type: 'number' },
+  NINES_API_REQUEST_TIMEOUT_MS: { path: ['api', 'requestTimeoutMs'], type: 'number' },
+  NINES_API_HEADERS_TIMEOUT_MS: { path: ['api', 'headersTimeoutMs'], type: 'number' },
+  NINES_API_AUTH_FAILURE_LIMIT: { path: ['api', 'authFailureLimit'], type: 'number' },
+  NINES_API_AUTH_FAILURE_WINDOW_MS: { path: ['api', 'authFailureWindowMs'], type: 'number' },
+  NINES_API_INSECURE_HTTP: { path: ['api', 'insecureHttp'], type: 'boolean' },
   NINES_MONITOR_ENABLED: { path: ['monitor', 'enabled'], type: 'boolean' },
   NINES_MONITOR_INTERVAL_MS: { path: ['monitor', 'intervalMs'], type: 'number' },
   NINES_MONITOR_PROBE_TIMEOUT_MS: { path: ['monitor', 'probeTimeoutMs'], type: 'number' },
@@ -111,7 +171,7 @@ export interface LoadConfigOptions {
   readonly file?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** Values from command-line flags (highest precedence). */
-  readonly overrides?: { readonly dataDir?: string; readonly listen?: string };
+  readonly overrides?: { readonly dataDir?: string; readonly listen?: string; readonly insecureHttp?: boolean };
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
@@ -174,6 +234,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ControllerConfig {
   }
   if (options.overrides?.dataDir) raw.dataDir = options.overrides.dataDir;
   if (options.overrides?.listen) raw.listen = options.overrides.listen;
+  if (options.overrides?.insecureHttp) setPath(raw, ['api', 'insecureHttp'], true);
   if (raw.dataDir === undefined) raw.dataDir = defaultDataDir(env);
   const hint = options.file
     ? `Fix the key named in the message in ${options.file} or in its NINES_* environment variable.`
@@ -187,4 +248,10 @@ export function parseListen(listen: string): { host: string; port: number } {
   const m = LISTEN.exec(listen);
   const host = (m?.[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
   return { host, port: Number(m?.[2] ?? 0) };
+}
+
+/** Loopback = 127.0.0.0/8, ::1 and "localhost"; anything else (0.0.0.0, ::, a name, an interface address) is beyond it. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

@@ -110,6 +110,56 @@ export const ERRORS = {
     hint: 'Roles are viewer (read), operator (create and cancel jobs) and admin (tokens, delete); use a token with the role named in the message.',
     status: 403,
   },
+  NINES_E_AUTH_RATE_LIMITED: {
+    message: 'Too many requests with a wrong token from this address',
+    hint: 'Wait for the number of seconds in the Retry-After header, then retry with a valid token (the CLI reads admin.token, or pass --token / NINES_TOKEN). Requests from this address are refused until then, even with a valid token.',
+    status: 429,
+  },
+  NINES_E_BAD_REQUEST: {
+    message: 'The HTTP request is malformed',
+    hint: 'Check the URL (percent-encoding), the headers and that the body matches its Content-Type (valid JSON for application/json).',
+    status: 400,
+  },
+  NINES_E_REQUEST_TOO_LARGE: {
+    message: 'The request body is larger than the controller accepts',
+    hint: 'Send a smaller body; the limit is api.bodyLimitBytes in the controller config (default 1 MiB).',
+    status: 413,
+  },
+  NINES_E_URI_TOO_LONG: {
+    message: 'A path parameter of the request is longer than the controller accepts',
+    hint: 'Names and ids in the URL are short (at most api.maxParamLength characters); check the URL.',
+    status: 414,
+  },
+  NINES_E_HEADERS_TOO_LARGE: {
+    message: 'The request headers (with the URL) are larger than the controller accepts',
+    hint: 'Send a shorter URL or fewer or smaller headers; the limit is api.maxHeaderBytes in the controller config (default 16 KiB).',
+    status: 431,
+  },
+  NINES_E_UNSUPPORTED_MEDIA_TYPE: {
+    message: 'The request body has a Content-Type the controller does not read',
+    hint: 'Send JSON (Content-Type: application/json), or a spec as YAML (application/yaml or text/plain).',
+    status: 415,
+  },
+  NINES_E_REQUEST_TIMEOUT: {
+    message: 'The request was not received completely within the time allowed',
+    hint: 'Send the whole request (headers and body) within api.requestTimeoutMs (default 30 s); check the network between client and controller.',
+    status: 408,
+  },
+  NINES_E_API_CERT_CHANGED: {
+    message: 'The TLS certificate of the controller changed since it was first pinned',
+    hint: 'If the controller was given a new certificate on purpose, remove its line from the known-controllers file named in the message (or pass --ca FILE) and retry; otherwise treat it as a possible attack.',
+    status: 502,
+  },
+  NINES_E_API_TLS: {
+    message: 'The TLS connection to the controller failed',
+    hint: 'Check the URL; for a certificate signed by your own CA pass --ca FILE (or NINES_CA); otherwise the CLI pins the certificate on first use.',
+    status: 502,
+  },
+  NINES_E_TLS_SETUP: {
+    message: 'The controller cannot set up TLS for the API',
+    hint: 'Check api.tls.certFile and api.tls.keyFile in the controller config (PEM files readable by nines), or that the openssl program is installed (sudo sh scripts/bootstrap.sh) to generate a certificate in the data directory.',
+    status: 500,
+  },
   NINES_E_NOT_FOUND: {
     message: 'No such API route',
     hint: 'Check the method and path; GET /api/v1/openapi.json lists every route.',
@@ -173,6 +223,11 @@ export const ERRORS = {
   NINES_E_SECRET_KEY: {
     message: 'Secrets cannot be encrypted or decrypted with the key file',
     hint: 'The file secret.key in the data directory must be the one the secrets were written with (32 bytes, mode 0600); restore it from backup.',
+    status: 500,
+  },
+  NINES_E_FILE_PERMISSIONS: {
+    message: 'A secret file of the controller is readable by other users',
+    hint: 'Make it readable by its owner only (the command is in the message, e.g. chmod 600 FILE), check who could have read it, then start the controller again.',
     status: 500,
   },
   NINES_E_CONTROLLER_RUNNING: {

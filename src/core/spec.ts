@@ -2,7 +2,7 @@
 // unknown keys rejected, cross-field rules checked, the result frozen. Pure: no I/O (the SSH key file is checked
 // by the controller). docs/spec.md documents every field.
 import { randomBytes } from 'node:crypto';
-import { parseDocument } from 'yaml';
+import { LineCounter, isAlias, isNode, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { NinesError } from './errors.ts';
 import {
@@ -370,19 +370,71 @@ function specInvalid(problems: readonly string[]): NinesError {
   return new NinesError('NINES_E_SPEC_INVALID', problemsDetail(problems), { context: { problems } });
 }
 
-/** Parses spec text (YAML, of which JSON is a subset). Syntax errors carry line and column. */
+/** Aliases a spec may expand (YAML anchors are handy for repeated node settings; a "billion laughs" is not). */
+const MAX_ALIASES = 100;
+
+function parseError(source: string, detail: string, pos: { line: number; col: number } | undefined): NinesError {
+  const where = pos ? `${source}:${pos.line}:${pos.col}` : source;
+  return new NinesError('NINES_E_SPEC_PARSE', `${where}: ${detail}`, {
+    context: { source, line: pos?.line, column: pos?.col },
+  });
+}
+
+/** An alias without an anchor before it, or inside the anchor it names (a cycle): what and where. */
+function aliasProblem(doc: Document): { detail: string; offset: number } | undefined {
+  const anchors = new Set<string>();
+  let found: { detail: string; offset: number } | undefined;
+  visit(doc, (_key, node, path) => {
+    if (!isNode(node)) return undefined;
+    if (isAlias(node)) {
+      const offset = node.range?.[0] ?? 0;
+      if (path.some((p) => isNode(p) && p.anchor === node.source)) {
+        found = { detail: `alias *${node.source} refers to the anchor it is inside (a cycle)`, offset };
+      } else if (!anchors.has(node.source)) {
+        found = { detail: `alias *${node.source} has no anchor &${node.source} before it`, offset };
+      }
+      return found ? visit.BREAK : undefined;
+    }
+    if (node.anchor) anchors.add(node.anchor);
+    return undefined;
+  });
+  return found;
+}
+
+/** The first alias node (expansion errors carry no position). */
+function firstAlias(doc: Document): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+/** Parses spec text (YAML, of which JSON is a subset). Syntax and alias errors carry line and column. */
 export function parseSpecText(text: string, source = 'spec'): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, lineCounter });
   const err = doc.errors[0];
   if (err) {
-    const pos = err.linePos?.[0];
-    const where = pos ? `${source}:${pos.line}:${pos.col}` : source;
     const first = (err.message.split('\n')[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, '');
-    throw new NinesError('NINES_E_SPEC_PARSE', `${where}: ${first}`, {
-      context: { source, line: pos?.line, column: pos?.col },
-    });
+    throw parseError(source, first, err.linePos?.[0]);
   }
-  return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const alias = aliasProblem(doc);
+  if (alias) throw parseError(source, alias.detail, lineCounter.linePos(alias.offset));
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIASES }) as unknown;
+  } catch {
+    // Aliases are resolved and acyclic (checked above): what remains is yaml's exhaustion guard.
+    const offset = firstAlias(doc);
+    throw parseError(
+      source,
+      `aliases expand to too many nodes (more than ${MAX_ALIASES}); write the values out or use fewer aliases`,
+      offset === undefined ? undefined : lineCounter.linePos(offset),
+    );
+  }
 }
 
 /** parseSpecText + validateSpec. */

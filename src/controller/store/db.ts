@@ -1,6 +1,7 @@
 // The controller's embedded SQLite database (node:sqlite): WAL mode, a busy timeout, foreign keys, and versioned
-// migrations recorded in `schema_version`. One connection per controller process; node:sqlite is synchronous,
+// migrations recorded in `schema_version`; the file and its -wal and -shm are mode 0600. One connection per controller process; node:sqlite is synchronous,
 // so each statement is atomic with respect to the event loop.
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
 import { NinesError } from '../../core/errors.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -15,11 +16,17 @@ export class Db {
   constructor(path: string) {
     this.path = path;
     try {
+      // SQLite gives -wal and -shm the mode of the database file: create it 0600 before SQLite does (0644).
+      closeSync(openSync(path, 'a', 0o600));
       this.raw = new DatabaseSync(path);
       this.raw.exec('PRAGMA journal_mode = WAL');
       this.raw.exec('PRAGMA busy_timeout = 5000');
       this.raw.exec('PRAGMA foreign_keys = ON');
       this.raw.exec('PRAGMA synchronous = NORMAL');
+      // Files left 0644 by an older nines (or copied in) are tightened too.
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+        if (existsSync(file) && (statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+      }
     } catch (err) {
       throw new NinesError('NINES_E_STORE', `cannot open ${path}`, { cause: err, context: { path } });
     }

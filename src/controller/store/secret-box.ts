@@ -1,9 +1,9 @@
 // Secrets at rest: AES-256-GCM with a 32-byte key kept in `<data-dir>/secret.key` (mode 0600, created on first
-// start). Each value gets a fresh 12-byte nonce; the additional data binds a ciphertext to where it is stored
+// start; a key file readable by group or others is refused, not fixed). Each value gets a fresh 12-byte nonce; the additional data binds a ciphertext to where it is stored
 // (e.g. "secret:cluster:prod/admin"), so a value copied to another row does not decrypt.
 // Sealed format: "v1:" + base64(nonce | tag | ciphertext).
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, openSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
+import { openSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
 import { NinesError } from '../../core/errors.ts';
 
 const KEY_BYTES = 32;
@@ -35,11 +35,20 @@ export class SecretBox {
       }
     }
     let key: Buffer;
+    let mode: number;
     try {
+      mode = statSync(path).mode & 0o777;
       key = readFileSync(path);
-      if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
     } catch (err) {
       throw new NinesError('NINES_E_SECRET_KEY', `cannot read ${path}`, { cause: err, context: { path } });
+    }
+    // Someone else may already have read it: fixing the mode quietly would hide that.
+    if ((mode & 0o077) !== 0) {
+      throw new NinesError(
+        'NINES_E_FILE_PERMISSIONS',
+        `${path} has mode ${mode.toString(8).padStart(4, '0')} (group or others have access); run: chmod 600 ${path}`,
+        { context: { path, mode } },
+      );
     }
     if (key.length !== KEY_BYTES) {
       throw new NinesError('NINES_E_SECRET_KEY', `${path} holds ${key.length} bytes, expected ${KEY_BYTES}`, {

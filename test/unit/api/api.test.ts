@@ -170,7 +170,7 @@ test('bad specs: exact path, code, and nothing written', async () => {
       payload: '{"name": ',
     },
     400,
-    'NINES_E_INVALID_ARGUMENT',
+    'NINES_E_BAD_REQUEST',
   );
 });
 
