@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="mariadb-server mariadb-client galera-4 mariadb-backup postgresql postgresql-contrib haproxy keepalived \
-openssh-server openssh-client iproute2 iptables procps psmisc rsync socat util-linux sudo ca-certificates"
+openssh-server openssh-client iproute2 iptables procps psmisc rsync socat util-linux sudo ca-certificates openssl"
 
 missing=""
 for p in $PACKAGES; do

@@ -200,7 +200,9 @@ export function buildApp(controller: Controller, options: BuildAppOptions = {}):
     keepAliveTimeout: cfg.keepAliveTimeoutMs,
     exposeHeadRoutes: false,
     return503OnClosing: true,
-    ...(options.tls ? { https: { ...server, key: options.tls.key, cert: options.tls.cert } } : { http: server }),
+    ...(options.tls
+      ? { https: { ...server, key: options.tls.key, cert: options.tls.cert } }
+      : { http: server }),
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(app, err, socket),
     frameworkErrors: (err, _req, reply) => {
       const { status, error } = fromFastifyError(err);

@@ -1,6 +1,7 @@
-// The controller daemon: config -> controller (store, jobs) -> HTTP API -> listen; graceful stop on
+// The controller daemon: config -> TLS (api-tls.ts) -> controller (store, jobs) -> HTTP(S) API -> listen; graceful stop on
 // SIGTERM/SIGINT (stop accepting, end SSE streams, let jobs reach a checkpoint, close the database).
 import { NinesError } from '../core/errors.ts';
+import { loadApiTls } from '../controller/api-tls.ts';
 import { loadConfig, parseListen, type LoadConfigOptions } from '../controller/config.ts';
 import { Controller } from '../controller/controller.ts';
 import { createLogger } from '../controller/logger.ts';
@@ -9,6 +10,8 @@ import { openStreams } from './sse.ts';
 
 export interface Daemon {
   readonly url: string;
+  /** SHA-256 fingerprint of the API certificate when the API serves HTTPS. */
+  readonly fingerprint: string | undefined;
   readonly controller: Controller;
   /** Resolves when the daemon has stopped (after a signal or stop()). */
   readonly stopped: Promise<void>;
@@ -21,8 +24,9 @@ export async function startDaemon(
   const started = Date.now();
   const config = loadConfig(options);
   const logger = createLogger(config.logLevel);
+  const tls = loadApiTls(config, logger);
   const controller = Controller.open({ config, logger });
-  const app = buildApp(controller);
+  const app = buildApp(controller, tls ? { tls } : {});
   controller.start();
   const { host, port } = parseListen(config.listen);
   try {
@@ -33,9 +37,9 @@ export async function startDaemon(
   }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   logger.info(
-    { url, dataDir: config.dataDir, startupMs: Date.now() - started },
+    { url, dataDir: config.dataDir, startupMs: Date.now() - started, fingerprint: tls?.fingerprint },
     `nines controller listening on ${url}`,
   );
 
@@ -58,5 +62,5 @@ export async function startDaemon(
       });
     }
   }
-  return { url, controller, stopped, stop };
+  return { url, fingerprint: tls?.fingerprint, controller, stopped, stop };
 }

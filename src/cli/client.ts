@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ERRORS, NinesError, isNinesError, type ErrorCode } from '../core/errors.ts';
 import { ADMIN_TOKEN_FILE, defaultDataDir } from '../controller/paths.ts';
+import { httpsFetch, knownControllersFile, type TlsTrust } from './controller-tls.ts';
 import { EXIT, UsageError, reportError } from './output.ts';
 import type { CommandGroup } from './main.ts';
 
@@ -14,6 +15,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:8456';
 export const CONNECTION_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
+  ca: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
@@ -21,6 +23,8 @@ export const CONNECTION_OPTIONS = {
 export const CONNECTION_HELP = `Connection options:
   --url URL      controller API (default $NINES_URL or ${DEFAULT_URL})
   --token TOKEN  API token (default $NINES_TOKEN, else admin.token in the data directory)
+  --ca FILE      for https URLs: verify the controller against this CA (default $NINES_CA); without it the
+                 certificate is pinned on first use in ${'$'}{XDG_CONFIG_HOME:-~/.config}/nines/known_controllers
   --json         machine-readable output`;
 
 /** parseArgs with unknown flags and missing values reported as usage errors. */
@@ -38,6 +42,19 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
 export interface ApiClientOptions {
   readonly url?: string | undefined;
   readonly token?: string | undefined;
+  /** PEM CA file for an https URL (default $NINES_CA); without one the certificate is pinned on first use. */
+  readonly ca?: string | undefined;
+}
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new NinesError('NINES_E_INVALID_ARGUMENT', `--ca ${file}: ${(err as Error).message}`, {
+      hint: 'Pass the PEM file of the CA that signed the controller certificate.',
+      cause: err,
+    });
+  }
 }
 
 function readAdminToken(): string | undefined {
@@ -63,10 +80,19 @@ function remoteError(status: number, body: unknown): NinesError {
 export class ApiClient {
   readonly url: string;
   private readonly token: string | undefined;
+  private readonly caFile: string | undefined;
 
   constructor(options: ApiClientOptions = {}) {
     this.url = (options.url ?? process.env.NINES_URL ?? DEFAULT_URL).replace(/\/+$/, '');
     this.token = options.token ?? process.env.NINES_TOKEN ?? readAdminToken();
+    this.caFile = options.ca ?? (process.env.NINES_CA || undefined);
+  }
+
+  private trust(): TlsTrust {
+    return {
+      ...(this.caFile ? { ca: readCa(this.caFile) } : {}),
+      knownControllers: knownControllersFile(),
+    };
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -74,9 +100,23 @@ export class ApiClient {
   }
 
   private async fetch(path: string, init: RequestInit): Promise<Response> {
+    const target = `${this.url}/api/v1${path}`;
     try {
-      return await fetch(`${this.url}/api/v1${path}`, init);
+      if (target.startsWith('https:')) {
+        return await httpsFetch(
+          new URL(target),
+          {
+            ...(init.method ? { method: init.method } : {}),
+            headers: (init.headers ?? {}) as Record<string, string>,
+            ...(typeof init.body === 'string' ? { body: init.body } : {}),
+            ...(init.signal ? { signal: init.signal } : {}),
+          },
+          this.trust(),
+        );
+      }
+      return await fetch(target, init);
     } catch (err) {
+      if (isNinesError(err)) throw err;
       throw new NinesError('NINES_E_CONTROLLER_UNREACHABLE', this.url, {
         cause: err,
         context: { url: this.url },
@@ -190,12 +230,12 @@ export function apiGroup<O extends CommandOptions>(def: {
       const json = args.includes('--json');
       return runCommand(json, async () => {
         const { values, positionals } = parseCommand(args, { ...CONNECTION_OPTIONS, ...def.options });
-        const common = values as { help?: boolean; url?: string; token?: string };
+        const common = values as { help?: boolean; url?: string; token?: string; ca?: string };
         if (common.help) {
           console.log(def.help);
           return EXIT.OK;
         }
-        const client = new ApiClient({ url: common.url, token: common.token });
+        const client = new ApiClient({ url: common.url, token: common.token, ca: common.ca });
         return def.run({ values, positionals, client, json });
       });
     },

@@ -171,7 +171,11 @@ export interface LoadConfigOptions {
   readonly file?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** Values from command-line flags (highest precedence). */
-  readonly overrides?: { readonly dataDir?: string; readonly listen?: string; readonly insecureHttp?: boolean };
+  readonly overrides?: {
+    readonly dataDir?: string;
+    readonly listen?: string;
+    readonly insecureHttp?: boolean;
+  };
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -17,8 +17,7 @@ interface Bucket {
 }
 
 export type LimiterVerdict =
-  | { readonly allowed: true }
-  | { readonly allowed: false; readonly retryAfterMs: number };
+  { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number };
 
 export class AuthLimiter {
   private readonly buckets = new Map<string, Bucket>();

@@ -373,7 +373,11 @@ function specInvalid(problems: readonly string[]): NinesError {
 /** Aliases a spec may expand (YAML anchors are handy for repeated node settings; a "billion laughs" is not). */
 const MAX_ALIASES = 100;
 
-function parseError(source: string, detail: string, pos: { line: number; col: number } | undefined): NinesError {
+function parseError(
+  source: string,
+  detail: string,
+  pos: { line: number; col: number } | undefined,
+): NinesError {
   const where = pos ? `${source}:${pos.line}:${pos.col}` : source;
   return new NinesError('NINES_E_SPEC_PARSE', `${where}: ${detail}`, {
     context: { source, line: pos?.line, column: pos?.col },

@@ -111,7 +111,7 @@ export const group: CommandGroup = {
         console.log(help);
         return EXIT.OK;
       }
-      const client = new ApiClient({ url: values.url, token: values.token });
+      const client = new ApiClient({ url: values.url, token: values.token, ca: values.ca });
       const [sub, name] = positionals;
       switch (sub ?? '') {
         case 'create':

@@ -97,7 +97,7 @@ export const group: CommandGroup = {
         return EXIT.OK;
       }
       const [sub, cluster] = positionals;
-      const client = new ApiClient({ url: values.url, token: values.token });
+      const client = new ApiClient({ url: values.url, token: values.token, ca: values.ca });
       if (sub === 'list') {
         const q = values.cluster ? `?cluster=${encodeURIComponent(values.cluster)}` : '';
         const { nodes } = await client.get<{ nodes: Record<string, unknown>[] }>(`/nodes${q}`);

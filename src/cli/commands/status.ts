@@ -182,7 +182,7 @@ export function clusterStatus(args: readonly string[]): Promise<number> {
       return EXIT.OK;
     }
     if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1] ?? ''}'`);
-    const client = new ApiClient({ url: values.url, token: values.token });
+    const client = new ApiClient({ url: values.url, token: values.token, ca: values.ca });
     const seconds = Number(values.interval ?? '1');
     if (!(seconds > 0))
       throw new UsageError(`--interval: expected seconds > 0, got '${values.interval ?? ''}'`);
@@ -204,7 +204,7 @@ export function nodeStats(args: readonly string[]): Promise<number> {
     }
     const cluster = positionals[0];
     if (!cluster) throw new UsageError('node stats needs CLUSTER');
-    const client = new ApiClient({ url: values.url, token: values.token });
+    const client = new ApiClient({ url: values.url, token: values.token, ca: values.ca });
     const s = await client.get<StatusView>(`/clusters/${encodeURIComponent(cluster)}/status`);
     const want = values.node;
     const nodes = s.nodes.filter((n) => !want || n.node === want || n.node.startsWith(`${want}:`));

@@ -3,8 +3,9 @@
 // (e.g. "secret:cluster:prod/admin"), so a value copied to another row does not decrypt.
 // Sealed format: "v1:" + base64(nonce | tag | ciphertext).
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { openSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
+import { openSync, readFileSync, writeSync, closeSync } from 'node:fs';
 import { NinesError } from '../../core/errors.ts';
+import { assertPrivateFile } from '../private-file.ts';
 
 const KEY_BYTES = 32;
 
@@ -35,21 +36,12 @@ export class SecretBox {
       }
     }
     let key: Buffer;
-    let mode: number;
     try {
-      mode = statSync(path).mode & 0o777;
       key = readFileSync(path);
     } catch (err) {
       throw new NinesError('NINES_E_SECRET_KEY', `cannot read ${path}`, { cause: err, context: { path } });
     }
-    // Someone else may already have read it: fixing the mode quietly would hide that.
-    if ((mode & 0o077) !== 0) {
-      throw new NinesError(
-        'NINES_E_FILE_PERMISSIONS',
-        `${path} has mode ${mode.toString(8).padStart(4, '0')} (group or others have access); run: chmod 600 ${path}`,
-        { context: { path, mode } },
-      );
-    }
+    assertPrivateFile(path);
     if (key.length !== KEY_BYTES) {
       throw new NinesError('NINES_E_SECRET_KEY', `${path} holds ${key.length} bytes, expected ${KEY_BYTES}`, {
         context: { path },
