@@ -52,7 +52,8 @@ function fromFastifyError(err: FastifyError): { status: number; error: NinesErro
   if (err instanceof NinesError) return { status: err.status, error: err };
   const mapped = FASTIFY_CODES[err.code];
   if (mapped) {
-    const error = new NinesError(mapped, err.message, { cause: err });
+    const detail = err.message.length > 200 ? `${err.message.slice(0, 200)}...` : err.message;
+    const error = new NinesError(mapped, detail, { cause: err });
     return { status: error.status, error };
   }
   if (err instanceof SyntaxError && err.statusCode === 400) {

@@ -24,8 +24,14 @@ export async function startDaemon(
   const started = Date.now();
   const config = loadConfig(options);
   const logger = createLogger(config.logLevel);
-  const tls = loadApiTls(config, logger);
   const controller = Controller.open({ config, logger });
+  let tls: ReturnType<typeof loadApiTls>;
+  try {
+    tls = loadApiTls(config, logger); // after open(): the data directory exists and is locked
+  } catch (err) {
+    await controller.close(0);
+    throw err;
+  }
   const app = buildApp(controller, tls ? { tls } : {});
   controller.start();
   const { host, port } = parseListen(config.listen);

@@ -9,7 +9,10 @@ export function assertPrivateFile(path: string): void {
     throw new NinesError(
       'NINES_E_FILE_PERMISSIONS',
       `${path} has mode ${mode.toString(8).padStart(4, '0')} (group or others have access); run: chmod 600 ${path}`,
-      { context: { path, mode } },
+      {
+        hint: `Run: chmod 600 ${path} (then consider the file seen by others: rotate what it protects if needed) and start again.`,
+        context: { path, mode },
+      },
     );
   }
 }
