@@ -53,7 +53,7 @@ function startCtl(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no start:\n${logs.join('\n')}`)), 15_000 * SCALE);
     void exited.then(() => reject(new Error(`controller exited:\n${logs.join('\n')}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
       logs.push(line);
       const m = /"url":"(https?:\/\/[^"]+:(\d+))"/.exec(line);
       if (!m?.[1] || !line.includes('listening')) return;
@@ -217,13 +217,11 @@ test(
       );
       assert.match(other.text, /^HTTP\/1\.1 200 /);
       // The lockout is an event naming the address, and request log lines carry the client address.
-      const events = (await (
-        await raw(
-          ctl.port,
-          `GET /api/v1/events?type=auth. HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${ctl.token}\r\nconnection: close\r\n\r\n`,
-          { localAddress: '127.0.0.3' },
-        )
-      ).text) as string;
+      const { text: events } = await raw(
+        ctl.port,
+        `GET /api/v1/events?type=auth. HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${ctl.token}\r\nconnection: close\r\n\r\n`,
+        { localAddress: '127.0.0.3' },
+      );
       const body = JSON.parse(events.slice(events.indexOf('\r\n\r\n') + 4)) as {
         events: { type: string; data: { address?: string } }[];
       };

@@ -111,7 +111,7 @@ test('SecretBox: round trip, bound to its location, tamper-evident', () => {
 
 test('a corrupt key file is reported with its path', () => {
   const dir = tempDir();
-  writeFileSync(join(dir, 'secret.key'), 'short');
+  writeFileSync(join(dir, 'secret.key'), 'short', { mode: 0o600 });
   assert.throws(
     () => SecretBox.fromKeyFile(join(dir, 'secret.key')),
     (e) => isNinesError(e, 'NINES_E_SECRET_KEY') && e.message.includes(join(dir, 'secret.key')),
