@@ -136,7 +136,12 @@ function authHook(app: FastifyInstance, controller: Controller, options: BuildAp
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     const role = (req.routeOptions.config as RouteConfig | undefined)?.role;
-    if (role === undefined || role === 'public') return;
+    if (role === undefined) {
+      // No such route: answered now, the body is never read (it could only hold the socket).
+      reply.header('connection', 'close');
+      throw new NinesError('NINES_E_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`);
+    }
+    if (role === 'public') return;
     const verdict = limiter.check(req.ip, now());
     if (!verdict.allowed) {
       const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
