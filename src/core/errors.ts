@@ -112,7 +112,7 @@ export const ERRORS = {
   },
   NINES_E_AUTH_RATE_LIMITED: {
     message: 'Too many requests with a wrong token from this address',
-    hint: 'Wait for the number of seconds in the Retry-After header, then retry with a valid token (the CLI reads admin.token, or pass --token / NINES_TOKEN). Requests from this address are refused until then, even with a valid token.',
+    hint: 'Wait for the number of seconds in the Retry-After header, then retry with a valid token (the CLI reads admin.token, or pass --token / NINES_TOKEN). Until then this address is refused, even with a valid token.',
     status: 429,
   },
   NINES_E_BAD_REQUEST: {
