@@ -189,8 +189,10 @@ test('Controller.close() releases the lock when the monitor fails to stop; a sto
     `INSERT INTO monitor_settings (cluster, thresholds_json, disabled_rules_json, updated_at, updated_by)
      VALUES ('bad', '{"lagSeconds":{"warning":-5}}', '[]', 0, NULL)`,
   );
+  const realStop = first.monitor.stop.bind(first.monitor);
   first.monitor.stop = () => Promise.reject(new Error('monitor stop failed (injected)'));
   await first.close(0);
+  await realStop(); // its loops were left running by the injected failure; end them for the test process
   const config = loadConfig({
     env: {
       NINES_LOG_LEVEL: 'silent',
