@@ -56,10 +56,17 @@ export async function startDaemon(
     (stopping ??= (async () => {
       logger.info({ reason }, 'shutting down: no new requests, jobs reach a checkpoint');
       for (const s of [...openStreams]) s.close();
-      await app.close();
-      await controller.close();
-      logger.info('controller stopped');
-      resolveStopped();
+      try {
+        await app.close();
+      } catch (err) {
+        logger.error({ err }, 'closing the HTTP server failed; closing the controller anyway');
+      }
+      try {
+        await controller.close(); // never throws: closes every part, always releases the lock
+      } finally {
+        logger.info('controller stopped');
+        resolveStopped();
+      }
     })());
   if (options.handleSignals !== false) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {

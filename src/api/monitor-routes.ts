@@ -19,30 +19,95 @@ function requireCluster(controller: Controller, name: string): void {
   }
 }
 
-/** A time as epoch ms, an ISO date, or relative to now: -15m, -2h, -1d, now. */
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** The longest duration (and the furthest time from now) any monitoring input accepts: 1 year. */
+export const MAX_SPAN_MS = 365 * UNIT_MS.d;
+/** The largest time a Date can represent (ms). */
+const MAX_TIME = 8.64e15;
+
+const badTime = (value: string): NinesError =>
+  new NinesError(
+    'NINES_E_INVALID_ARGUMENT',
+    `expected a time (epoch ms, ISO date or -15m/-2h/-1d, within 1 year), got '${value.slice(0, 64)}'`,
+  );
+
+/** A time as epoch ms, an ISO date, or relative to now: -15m, -2h, -1d (at most 1 year back), now. */
 export function parseTime(value: string | undefined, fallback: number, now: number): number {
   if (value === undefined || value === '') return fallback;
   if (value === 'now') return now;
-  const rel = /^-(\d+)(s|m|h|d)$/.exec(value);
-  if (rel) return now - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's'];
-  if (/^\d+$/.test(value)) return Number(value);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) {
-    throw new NinesError(
-      'NINES_E_INVALID_ARGUMENT',
-      `expected a time (epoch ms, ISO date or -15m/-2h/-1d), got '${value}'`,
-    );
+  const rel = /^-(\d{1,12})(s|m|h|d)$/.exec(value);
+  if (rel) {
+    const ms = Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS];
+    if (ms > MAX_SPAN_MS) throw badTime(value);
+    return now - ms;
   }
+  const t = /^\d{1,16}$/.test(value) ? Number(value) : value.length <= 64 ? Date.parse(value) : NaN;
+  if (!Number.isSafeInteger(t) || t > MAX_TIME) throw badTime(value);
   return t;
 }
 
-/** A duration such as 90s, 30m, 2h, 1d (or plain seconds). */
-export function parseDuration(value: string): number {
-  const m = /^(\d+)(s|m|h|d)?$/.exec(value.trim());
-  if (!m)
-    throw new NinesError('NINES_E_INVALID_ARGUMENT', `expected a duration like 30m or 2h, got '${value}'`);
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 's'];
+/** Milliseconds of a duration such as 90s, 30m, 2h, 1d (or plain seconds); undefined when not one or over 1 year. */
+export function durationMs(value: string): number | undefined {
+  const m = /^(\d{1,12})(s|m|h|d)?$/.exec(value.trim());
+  if (!m) return undefined;
+  const ms = Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS];
+  return ms > 0 && ms <= MAX_SPAN_MS ? ms : undefined;
 }
+
+/** A duration such as 90s, 30m, 2h, 1d (or plain seconds), more than 0 and at most 1 year (365d). */
+export function parseDuration(value: string): number {
+  const ms = durationMs(value);
+  if (ms === undefined) {
+    throw new NinesError(
+      'NINES_E_INVALID_ARGUMENT',
+      `expected a duration like 30m, 2h or 7d (more than 0, at most 365d), got '${value.slice(0, 64)}'`,
+    );
+  }
+  return ms;
+}
+
+const DURATION_MESSAGE = 'expected a duration like 30m, 2h or 7d (more than 0, at most 365d)';
+const UNTIL_MESSAGE = 'expected an ISO time (or epoch ms) in the future, at most 1 year from now';
+
+/** An end time given as `until`: in the future, at most 1 year ahead. */
+function untilMs(value: string, now: number): number | undefined {
+  try {
+    const t = parseTime(value, now, now);
+    return t > now && t <= now + MAX_SPAN_MS ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body of POST /clusters/:name/maintenance: every field bounded, the end checked before anything is written. */
+export const MaintenanceBody = z
+  .strictObject({
+    node: z.string('expected a host or host:port').min(1).max(300).optional(),
+    until: z
+      .string('expected an ISO time')
+      .max(64, UNTIL_MESSAGE)
+      .refine((v) => untilMs(v, Date.now()) !== undefined, UNTIL_MESSAGE)
+      .optional(),
+    duration: z
+      .string('expected a duration like 2h')
+      .max(32, DURATION_MESSAGE)
+      .refine((v) => durationMs(v) !== undefined, DURATION_MESSAGE)
+      .optional()
+      .describe('e.g. 30m, 2h, 1d (default 1h, at most 365d)'),
+    reason: z.string('expected text').max(500, 'expected at most 500 characters').optional(),
+  })
+  .refine((b) => b.until === undefined || b.duration === undefined, {
+    message: 'give until or duration, not both',
+    path: ['duration'],
+  });
+
+const SettingsBody = z.strictObject({
+  thresholds: obj.optional(),
+  disabledRules: z
+    .array(z.string('expected a rule name').max(64, 'expected a rule name'), 'expected a list of rule names')
+    .max(50, 'expected at most 50 rules')
+    .optional(),
+});
 
 const ClusterNodeQuery = z.strictObject({ node: z.string().optional() });
 const limit = z.coerce.number('expected a number').int('expected an integer').min(1).max(1000);
@@ -215,7 +280,7 @@ const alarmRoutes: AnyRoute[] = [
     tag: 'alarms',
     role: 'operator',
     params: S.NameParams,
-    body: z.strictObject({ thresholds: obj.optional(), disabledRules: z.array(z.string()).optional() }),
+    body: SettingsBody,
     response: obj,
     handler: ({ controller, params, body, principal }) => {
       requireCluster(controller, params.name);
@@ -249,16 +314,11 @@ const maintenanceRoutes: AnyRoute[] = [
     method: 'POST',
     path: p('/clusters/:name/maintenance'),
     summary:
-      'Start maintenance of the cluster or of one node (alarms suppressed until the end): {node?, until? (ISO) | duration? (2h), reason?}',
+      'Start maintenance of the cluster or of one node (alarms suppressed until the end): {node?, until? (ISO, within 1 year) | duration? (2h, at most 365d), reason? (at most 500 characters)}',
     tag: 'maintenance',
     role: 'operator',
     params: S.NameParams,
-    body: z.strictObject({
-      node: z.string().optional(),
-      until: z.string().optional(),
-      duration: z.string().optional().describe('e.g. 30m, 2h, 1d (default 1h)'),
-      reason: z.string().max(500).optional(),
-    }),
+    body: MaintenanceBody,
     status: 201,
     response: z.object({ maintenance: obj }),
     handler: ({ controller, params, body, principal }) => {
@@ -286,9 +346,10 @@ const maintenanceRoutes: AnyRoute[] = [
     params: S.NameParams,
     query: ClusterNodeQuery,
     response: z.object({ ended: z.boolean() }),
-    handler: ({ controller, params, query, principal }) => ({
-      ended: controller.monitor.endMaintenance(params.name, query.node, who(principal)),
-    }),
+    handler: ({ controller, params, query, principal }) => {
+      requireCluster(controller, params.name);
+      return { ended: controller.monitor.endMaintenance(params.name, query.node, who(principal)) };
+    },
   }),
 ];
 

@@ -217,15 +217,31 @@ export class Controller {
     return this.jobs.submit({ type: 'cluster.delete', cluster: name, requestedBy: requestedBy ?? null });
   }
 
-  /** Graceful stop: jobs reach a checkpoint or are recorded as interrupted, then the database closes. */
+  /**
+   * Graceful stop: the monitor stops, jobs reach a checkpoint or are recorded as interrupted, then the SSH
+   * connections, the database and the lock are released. Every part is closed even when an earlier one fails
+   * (each failure is logged); the lock file is removed last, always, so a new controller can start.
+   */
   async close(graceMs = this.config.jobs.shutdownGraceMs): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.monitor.stop();
-    await this.monitorPool.closeAll();
-    await this.jobs.stop(graceMs);
-    await this.deployDeps.close();
-    this.store.close();
-    rmSync(this.lockFile, { force: true });
+    const steps: [string, () => unknown][] = [
+      ['monitor', () => this.monitor.stop()],
+      ['monitor ssh pool', () => this.monitorPool.closeAll()],
+      ['jobs', () => this.jobs.stop(graceMs)],
+      ['deploy hosts', () => this.deployDeps.close()],
+      ['store', () => this.store.close()],
+    ];
+    try {
+      for (const [what, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          this.logger.error({ err, part: what }, `closing the controller: ${what} failed; closing the rest`);
+        }
+      }
+    } finally {
+      rmSync(this.lockFile, { force: true });
+    }
   }
 }

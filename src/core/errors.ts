@@ -335,6 +335,11 @@ export const ERRORS = {
     hint: 'Fix the key named in the message; every threshold is a positive number and a warning level must not exceed its critical level.',
     status: 400,
   },
+  NINES_E_MONITOR_ROW_INVALID: {
+    message: 'A stored monitoring setting or maintenance window is invalid; the monitor skipped it',
+    hint: 'The row was written by an older version or by hand. Replace it: POST /api/v1/clusters/NAME/monitor-settings, or DELETE then POST /api/v1/clusters/NAME/maintenance. The monitor-degraded alarm clears after a few clean ticks.',
+    status: 500,
+  },
   NINES_E_NOTIFY_CHANNEL_INVALID: {
     message: 'The notification channel configuration is invalid',
     hint: 'Fix the field named in the message; docs/monitoring.md lists the fields of webhook, slack and email channels.',

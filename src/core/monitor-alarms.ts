@@ -42,7 +42,8 @@ export const ALARM_RULES = [
   'cpu-high',
   'long-query',
 ] as const;
-export type AlarmRuleId = (typeof ALARM_RULES)[number];
+/** The rules above, and monitor-degraded: raised by the monitor about its own failures (core/monitor-degraded.ts). */
+export type AlarmRuleId = (typeof ALARM_RULES)[number] | 'monitor-degraded';
 
 export interface AlarmAck {
   readonly by: string;

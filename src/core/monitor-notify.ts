@@ -125,6 +125,10 @@ export function channelAccepts(
 
 // --- channel configuration ---
 
+/** No C0 control character or DEL (they would end a header or an SMTP command line). */
+const noControl = (v: string): boolean =>
+  ![...v].some((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127);
+
 const name = z
   .string('expected a channel name')
   .regex(/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, 'expected a name of letters, digits, - _ .');
@@ -140,11 +144,18 @@ const timeoutMs = z
 const common = {
   name,
   minSeverity: z.enum(['warning', 'critical']).default('warning'),
-  clusters: z.array(z.string('expected a cluster name'), 'expected a list of cluster names').optional(),
+  clusters: z
+    .array(
+      z.string('expected a cluster name').max(63, 'expected a cluster name'),
+      'expected a list of cluster names',
+    )
+    .max(1000, 'expected at most 1000 clusters')
+    .optional(),
   timeoutMs: timeoutMs.default(10000),
 };
 const email = z
   .string('expected an email address')
+  .max(254, 'expected at most 254 characters')
   .regex(/^[^\s@<>]+@[^\s@<>]+$/, 'expected an email address like ops@example.com');
 
 const ChannelSchema = z.discriminatedUnion(
@@ -154,14 +165,26 @@ const ChannelSchema = z.discriminatedUnion(
       kind: z.literal('webhook'),
       ...common,
       url: httpUrl,
-      headers: z.record(z.string(), z.string('expected a header value'), 'expected an object').optional(),
+      headers: z
+        .record(
+          z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'expected a header name'),
+          z
+            .string('expected a header value')
+            .max(4096, 'expected at most 4096 characters')
+            .refine(noControl, 'expected no control characters'),
+          'expected an object',
+        )
+        .refine((h) => Object.keys(h).length <= 50, 'expected at most 50 headers')
+        .optional(),
     }),
     z.strictObject({ kind: z.literal('slack'), ...common, url: httpUrl }),
     z.strictObject({
       kind: z.literal('email'),
       ...common,
       smtp: z.strictObject({
-        host: z.string('expected a host name').min(1, 'expected a host name'),
+        host: z
+          .string('expected a host name')
+          .regex(/^[A-Za-z0-9._:[\]-]{1,253}$/, 'expected a host name or IP address'),
         port: z
           .number('expected a port')
           .int('expected 1-65535')
@@ -171,13 +194,25 @@ const ChannelSchema = z.discriminatedUnion(
         secure: z.boolean('expected true or false').default(false),
         /** STARTTLS on a plain connection: used when offered, required, or never used. */
         starttls: z.enum(['opportunistic', 'required', 'disabled']).default('opportunistic'),
-        user: z.string('expected a user name').min(1, 'expected a user name').optional(),
-        password: z.string('expected a password').optional(),
+        user: z
+          .string('expected a user name')
+          .min(1, 'expected a user name')
+          .max(1024, 'expected at most 1024 characters')
+          .refine(noControl, 'expected no control characters')
+          .optional(),
+        password: z
+          .string('expected a password')
+          .max(1024, 'expected at most 1024 characters')
+          .refine(noControl, 'expected no control characters')
+          .optional(),
         /** Verify the server's certificate (turn off only for a lab server with a self-signed certificate). */
         verifyCertificate: z.boolean('expected true or false').default(true),
       }),
       from: email,
-      to: z.array(email, 'expected a list of email addresses').min(1, 'expected at least 1 recipient'),
+      to: z
+        .array(email, 'expected a list of email addresses')
+        .min(1, 'expected at least 1 recipient')
+        .max(100, 'expected at most 100 recipients'),
     }),
   ],
   'expected kind webhook, slack or email',

@@ -237,13 +237,25 @@ export const DEFAULT_THRESHOLDS: MonitorThresholds = deepFreeze({
   longQuerySeconds: { warning: 300, critical: 3600, clearMargin: 0 },
 });
 
-const level = z
-  .strictObject({
-    warning: z.number('expected a number').positive('expected a positive number'),
-    critical: z.number('expected a number').positive('expected a positive number').optional(),
-    clearMargin: z.number('expected a number').min(0, 'expected 0 or more'),
-  })
-  .partial();
+/** A two-level threshold; every number finite, positive and at most `max` (100 for percentages, 1 year of seconds). */
+const level = (max: number) => {
+  const n = z
+    .number('expected a number')
+    .positive('expected a positive number')
+    .max(max, `expected at most ${max}`);
+  return z
+    .strictObject({
+      warning: n,
+      critical: n.optional(),
+      clearMargin: z
+        .number('expected a number')
+        .min(0, 'expected 0 or more')
+        .max(max, `expected at most ${max}`),
+    })
+    .partial();
+};
+const PCT = level(100);
+const SECONDS = level(31_536_000);
 const ThresholdsSchema = z.strictObject({
   downAfterFailures: z
     .number('expected a number')
@@ -251,11 +263,11 @@ const ThresholdsSchema = z.strictObject({
     .min(1, 'expected an integer 1-100')
     .max(100, 'expected an integer 1-100')
     .optional(),
-  lagSeconds: level.optional(),
-  diskPct: level.optional(),
-  memPct: level.optional(),
-  cpuPct: level.optional(),
-  longQuerySeconds: level.optional(),
+  lagSeconds: SECONDS.optional(),
+  diskPct: PCT.optional(),
+  memPct: PCT.optional(),
+  cpuPct: PCT.optional(),
+  longQuerySeconds: SECONDS.optional(),
 });
 export type MonitorThresholdsInput = z.input<typeof ThresholdsSchema>;
 const LEVEL_KEYS = ['lagSeconds', 'diskPct', 'memPct', 'cpuPct', 'longQuerySeconds'] as const;

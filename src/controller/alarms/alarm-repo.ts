@@ -174,6 +174,42 @@ export class AlarmRepo {
     return rows.map((r) => ({ ...r, state: 'cleared' as const, clearedAt: now, clearReason: reason }));
   }
 
+  /**
+   * Stores an alarm the monitor keeps outside evaluations (monitor-degraded): inserted when no row of its key is
+   * active, else its severity, reason and update time are replaced.
+   */
+  upsertActive(a: Alarm): AlarmRecord {
+    return this.db.tx(() => {
+      const row = this.activeByKey(a.key);
+      if (!row) return this.insert(a);
+      this.db.run(
+        'UPDATE alarms SET severity = ?, reason = ?, updated_at = ? WHERE id = ?',
+        a.severity,
+        a.reason,
+        a.updatedAt,
+        row.id,
+      );
+      return this.activeByKey(a.key) as AlarmRecord;
+    });
+  }
+
+  /** Clears the active alarm of a key; returns it (undefined when none was active). */
+  clearKey(key: string, reason: string, now: number): AlarmRecord | undefined {
+    const row = this.activeByKey(key);
+    if (!row) return undefined;
+    this.db.run('UPDATE alarms SET cleared_at = ?, clear_reason = ? WHERE id = ?', now, reason, row.id);
+    return { ...row, state: 'cleared', clearedAt: now, clearReason: reason };
+  }
+
+  /** Clusters with active alarms (to find those of deleted clusters). */
+  clustersWithActive(): string[] {
+    return this.db
+      .all<{ cluster: string }>(
+        'SELECT DISTINCT cluster FROM alarms WHERE cleared_at IS NULL ORDER BY cluster',
+      )
+      .map((r) => r.cluster);
+  }
+
   /** Active alarm counts per cluster and severity (Prometheus). */
   activeCounts(): { cluster: string; severity: AlarmSeverity; n: number }[] {
     return this.db.all(

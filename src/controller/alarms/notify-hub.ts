@@ -73,8 +73,12 @@ export class NotifyHub {
     return outcome;
   }
 
-  /** Sends cleared notifications for alarms cleared outside an evaluation (cluster deleted). */
+  /** Notifies transitions made outside an evaluation (cluster deleted, monitor-degraded). */
   notifyCleared(transitions: Parameters<Notifier['notify']>[0]): void {
+    this.notifyTransitions(transitions);
+  }
+
+  notifyTransitions(transitions: Parameters<Notifier['notify']>[0]): void {
     const before = this.notifier.ledger();
     this.notifier.notify(transitions);
     this.ledgerRepo.save(before, this.notifier.ledger());

@@ -38,43 +38,86 @@ interface MaintenanceRow {
   created_at: number;
 }
 
-function toWindow(r: MaintenanceRow): MaintenanceRecord {
+/** The largest time a Date can represent (ms): beyond it toISOString() throws. */
+const MAX_TIME = 8.64e15;
+
+/** A stored window, or why the row cannot be used (written by an older version or by hand). */
+function toWindow(r: MaintenanceRow): MaintenanceRecord | string {
+  const until: unknown = r.until;
+  if (typeof until !== 'number' || !Number.isSafeInteger(until) || Math.abs(until) > MAX_TIME) {
+    return `maintenance window of cluster ${r.cluster}${r.node ? ` node ${r.node}` : ''}: until ${String(until)} is not a time`;
+  }
+  if (typeof r.node !== 'string' || (r.reason !== null && typeof r.reason !== 'string')) {
+    return `maintenance window of cluster ${r.cluster}: node or reason is not text`;
+  }
   return {
     cluster: r.cluster,
     node: r.node === '' ? null : r.node,
-    until: r.until,
+    until,
     ...(r.reason ? { reason: r.reason } : {}),
     setBy: r.set_by,
     createdAt: r.created_at,
   };
 }
 
+interface SettingsRow {
+  thresholds_json: string;
+  disabled_rules_json: string;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+const NO_SETTINGS: MonitorSettings = { thresholds: {}, disabledRules: [], updatedAt: null, updatedBy: null };
+
+/** A stored settings row validated (thresholds and rules as the API accepts them), or why it cannot be used. */
+function toSettings(cluster: string, row: SettingsRow): MonitorSettings | string {
+  try {
+    const thresholds = JSON.parse(row.thresholds_json) as unknown;
+    if (typeof thresholds !== 'object' || thresholds === null || Array.isArray(thresholds)) {
+      return `monitor settings of cluster ${cluster}: thresholds are not an object`;
+    }
+    resolveThresholds(thresholds);
+    const rules = DisabledRules.safeParse(JSON.parse(row.disabled_rules_json));
+    if (!rules.success) return `monitor settings of cluster ${cluster}: disabledRules invalid`;
+    return {
+      thresholds: thresholds as Record<string, unknown>,
+      disabledRules: rules.data,
+      updatedAt: row.updated_at,
+      updatedBy: row.updated_by,
+    };
+  } catch (err) {
+    return `monitor settings of cluster ${cluster}: ${(err as Error).message}`;
+  }
+}
+
 export class MonitorSettingsRepo {
   private readonly db: Db;
-  private readonly settingsCache = new Map<string, MonitorSettings>();
+  private readonly settingsCache = new Map<string, MonitorSettings | string>();
   private maintenanceCache: MaintenanceRecord[] | undefined;
+  /** Why stored windows were skipped, by cluster (filled with the maintenance cache). */
+  private invalidWindows = new Map<string, string[]>();
 
   constructor(db: Db) {
     this.db = db;
   }
 
+  /**
+   * The stored settings of a cluster; NINES_E_MONITOR_ROW_INVALID when the stored row cannot be used (the monitor
+   * then runs on the defaults and raises monitor-degraded).
+   */
   settings(cluster: string): MonitorSettings {
+    const s = this.read(cluster);
+    if (typeof s === 'string') {
+      throw new NinesError('NINES_E_MONITOR_ROW_INVALID', s, { context: { cluster } });
+    }
+    return s;
+  }
+
+  private read(cluster: string): MonitorSettings | string {
     const cached = this.settingsCache.get(cluster);
     if (cached) return cached;
-    const row = this.db.get<{
-      thresholds_json: string;
-      disabled_rules_json: string;
-      updated_at: number;
-      updated_by: string | null;
-    }>('SELECT * FROM monitor_settings WHERE cluster = ?', cluster);
-    const s: MonitorSettings = row
-      ? {
-          thresholds: JSON.parse(row.thresholds_json) as Record<string, unknown>,
-          disabledRules: JSON.parse(row.disabled_rules_json) as AlarmRuleId[],
-          updatedAt: row.updated_at,
-          updatedBy: row.updated_by,
-        }
-      : { thresholds: {}, disabledRules: [], updatedAt: null, updatedBy: null };
+    const row = this.db.get<SettingsRow>('SELECT * FROM monitor_settings WHERE cluster = ?', cluster);
+    const s = row ? toSettings(cluster, row) : NO_SETTINGS;
     this.settingsCache.set(cluster, s);
     return s;
   }
@@ -95,7 +138,9 @@ export class MonitorSettingsRepo {
     by: string | null,
     now: number,
   ): MonitorSettings {
-    const current = this.settings(cluster);
+    // A stored row that cannot be used is replaced (this is how an operator repairs it).
+    const stored = this.read(cluster);
+    const current = typeof stored === 'string' ? NO_SETTINGS : stored;
     const thresholds = change.thresholds ?? current.thresholds;
     resolveThresholds(thresholds); // throws NINES_E_MONITOR_CONFIG_INVALID naming the key
     const parsed = DisabledRules.safeParse(change.disabledRules ?? current.disabledRules);
@@ -122,10 +167,35 @@ export class MonitorSettingsRepo {
 
   /** Every maintenance window, open or ended (ended ones are removed by prune). */
   maintenance(cluster?: string): MaintenanceRecord[] {
-    this.maintenanceCache ??= this.db
-      .all<MaintenanceRow>('SELECT * FROM maintenance_windows ORDER BY cluster, node')
-      .map(toWindow);
+    if (!this.maintenanceCache) {
+      const windows: MaintenanceRecord[] = [];
+      const invalid = new Map<string, string[]>();
+      for (const row of this.db.all<MaintenanceRow>(
+        'SELECT * FROM maintenance_windows ORDER BY cluster, node',
+      )) {
+        const w = toWindow(row);
+        if (typeof w !== 'string') windows.push(w);
+        else invalid.set(row.cluster, [...(invalid.get(row.cluster) ?? []), w]);
+      }
+      this.maintenanceCache = windows;
+      this.invalidWindows = invalid;
+    }
     return cluster ? this.maintenanceCache.filter((m) => m.cluster === cluster) : this.maintenanceCache;
+  }
+
+  /** Why stored windows of a cluster were skipped (empty when every row is usable). */
+  invalidMaintenance(cluster: string): readonly string[] {
+    this.maintenance();
+    return this.invalidWindows.get(cluster) ?? [];
+  }
+
+  /** Clusters that have stored settings or maintenance windows (to find those of deleted clusters). */
+  clusters(): string[] {
+    return this.db
+      .all<{ cluster: string }>(
+        'SELECT cluster FROM monitor_settings UNION SELECT cluster FROM maintenance_windows ORDER BY cluster',
+      )
+      .map((r) => r.cluster);
   }
 
   setMaintenance(
@@ -165,6 +235,7 @@ export class MonitorSettingsRepo {
   pruneMaintenance(now: number): MaintenanceRecord[] {
     const ended = this.maintenance().filter((m) => m.until <= now);
     if (ended.length === 0) return [];
+    // Only the windows read above (a row that cannot be read is left for the operator to replace).
     this.db.run('DELETE FROM maintenance_windows WHERE until <= ?', now);
     this.maintenanceCache = undefined;
     return ended;

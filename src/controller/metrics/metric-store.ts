@@ -261,6 +261,13 @@ export class MetricStore {
     return written;
   }
 
+  /** Clusters that have series (to find those of deleted clusters). */
+  clusters(): string[] {
+    return this.db
+      .all<{ cluster: string }>('SELECT DISTINCT cluster FROM metric_series ORDER BY cluster')
+      .map((r) => r.cluster);
+  }
+
   /** Removes every series of a deleted cluster with its points. */
   forget(cluster: string): void {
     const ids = this.series(cluster).map((s) => s.id);

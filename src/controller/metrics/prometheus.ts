@@ -1,7 +1,7 @@
 // Prometheus exposition of the monitor's latest state (prom-client registry, text format 0.0.4). Gauges are
 // reset and refilled from the current snapshots on each scrape, so a deleted cluster or removed node disappears
 // at the next scrape instead of lingering with its last value.
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { ClusterHealth } from '../../core/monitor-health.ts';
 import { nodeKey, type ClusterSnapshot } from '../../core/monitor-observation.ts';
 import type { ProxyStates } from '../monitor/cluster-monitor.ts';
@@ -13,6 +13,8 @@ export interface ExportedCluster {
   readonly health: ClusterHealth | undefined;
   readonly proxies: readonly ProxyStates[];
   readonly alarms: { readonly warning: number; readonly critical: number };
+  /** The monitor's own failures: totals by stage since the controller started, and whether it is degraded. */
+  readonly monitor?: { readonly degraded: boolean; readonly errors: ReadonlyMap<string, number> };
 }
 
 const NODE = ['cluster', 'node'] as const;
@@ -61,9 +63,19 @@ export class PrometheusExporter {
         'backend',
         'server',
       ]),
+      degraded: gauge('monitor_degraded', '1 while the monitor-degraded alarm of the cluster is active', [
+        'cluster',
+      ]),
       lastTick: gauge('monitor_last_snapshot_timestamp_seconds', 'Time of the latest snapshot', ['cluster']),
     };
   }
+
+  private readonly errors = new Counter({
+    name: 'nines_monitor_errors_total',
+    help: 'Failures of a stage of the monitor (settings, snapshot, classify, events, inventory, alarm-store, notify, metrics ...) since the controller started',
+    labelNames: ['cluster', 'stage'] as const,
+    registers: [this.registry],
+  });
 
   get contentType(): string {
     return this.registry.contentType;
@@ -72,6 +84,7 @@ export class PrometheusExporter {
   /** The text exposition of the given clusters. */
   async render(clusters: readonly ExportedCluster[]): Promise<string> {
     for (const g of Object.values(this.g)) g.reset();
+    this.errors.reset();
     for (const c of clusters) this.fill(c);
     return this.registry.metrics();
   }
@@ -81,6 +94,10 @@ export class PrometheusExporter {
     const cluster = c.cluster;
     g.alarms.set({ cluster, severity: 'warning' }, c.alarms.warning);
     g.alarms.set({ cluster, severity: 'critical' }, c.alarms.critical);
+    if (c.monitor) {
+      g.degraded.set({ cluster }, c.monitor.degraded ? 1 : 0);
+      for (const [stage, n] of c.monitor.errors) this.errors.inc({ cluster, stage }, n);
+    }
     if (c.health) {
       g.clusterState.set({ cluster, type: c.type, state: c.health.state }, 1);
       g.clusterNodes.set({ cluster }, c.health.nodes.length);

@@ -67,6 +67,8 @@ export interface ClusterMonitorOptions {
   context(): TickContext;
   /** Decide and act on a snapshot; may be async (the next tick waits for it). */
   onSnapshot(snapshot: ClusterSnapshot): void | Promise<void>;
+  /** A tick produced no snapshot (building it threw) or its handler threw: the loop goes on regardless. */
+  onTickError?(stage: 'snapshot' | 'handler', err: unknown): void;
   readonly hostStats?: {
     readonly intervalMs: number;
     readonly read: (node: MonitoredNodeSpec, signal: AbortSignal) => Promise<HostStats>;
@@ -198,12 +200,30 @@ export class ClusterMonitor {
     try {
       const observations = await this.probeAll();
       if (this.stopped) return;
-      const snapshot = this.buildSnapshot(observations);
+      let snapshot: ClusterSnapshot;
+      try {
+        snapshot = this.buildSnapshot(observations);
+      } catch (err) {
+        this.tickFailed('snapshot', err);
+        return;
+      }
       this.lastSnapshot = snapshot;
       this.ticks++;
       await this.options.onSnapshot(snapshot);
     } catch (err) {
-      this.options.logger?.error({ err, cluster: this.cluster }, 'monitor tick failed; next tick as planned');
+      this.tickFailed('handler', err);
+    }
+  }
+
+  private tickFailed(stage: 'snapshot' | 'handler', err: unknown): void {
+    this.options.logger?.error(
+      { err, cluster: this.cluster, stage },
+      'monitor tick failed; next tick as planned',
+    );
+    try {
+      this.options.onTickError?.(stage, err);
+    } catch (e) {
+      this.options.logger?.error({ err: e, cluster: this.cluster }, 'monitor tick error handler failed');
     }
   }
 

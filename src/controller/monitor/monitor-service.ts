@@ -4,8 +4,15 @@
 // (status, Prometheus). Lifecycle changes are picked up from events and by a periodic reconcile against the
 // inventory, so a missed event only delays monitoring by one reconcile period.
 import { NinesError } from '../../core/errors.ts';
+import type { Alarm } from '../../core/monitor-alarms.ts';
+import { MONITOR_DEGRADED_RULE } from '../../core/monitor-degraded.ts';
 import type { AlarmTransition } from '../../core/monitor-notify.ts';
-import type { HostStats, MaintenanceWindow } from '../../core/monitor-observation.ts';
+import {
+  resolveThresholds,
+  type HostStats,
+  type MaintenanceWindow,
+  type MonitorThresholds,
+} from '../../core/monitor-observation.ts';
 import type { ClusterSpec, ClusterType, NodeSpec } from '../../core/spec.ts';
 import type { NodeProbe, QueryInsight } from '../../engines/engine.ts';
 import { AlarmRepo } from '../alarms/alarm-repo.ts';
@@ -21,12 +28,14 @@ import type { NotificationChannel } from '../notify/channels.ts';
 import type { ChannelConfig } from '../../core/monitor-notify.ts';
 import type { Store } from '../store/store.ts';
 import { ClusterMonitor, type ProxyServerState, type TickContext } from './cluster-monitor.ts';
+import { MonitorFaults } from './monitor-faults.ts';
 import { monitorHostAccess, type MonitorHostAccess } from './host-access.ts';
 import type { SshPool } from '../../hosts/ssh-pool.ts';
 import { queryKillJob } from './query-insight.ts';
 import { clusterStatusView, type ClusterStatusView } from './status-view.ts';
-import { handleSnapshot, type ClusterState } from './tick-handler.ts';
+import { activeAfter, handleSnapshot, stageFailure, type ClusterState } from './tick-handler.ts';
 import type { MaintenanceRecord } from '../alarms/settings-repo.ts';
+import type { AlarmRecord } from '../alarms/alarm-repo.ts';
 import type { Executor } from '../../hosts/executor.ts';
 
 export type MonitorConfig = ControllerConfig['monitor'];
@@ -62,6 +71,9 @@ const RECONCILE_MS = 10_000;
 const LIFECYCLE_EVENTS =
   /^(cluster\.(created|imported|deleted|updated|state)|node\.(added|removed)|job\.succeeded)$/;
 
+/** The longest maintenance window (and the longest duration any monitoring input accepts). */
+export const MAX_WINDOW_MS = 365 * 86_400_000;
+
 interface Watched {
   readonly monitor: ClusterMonitor;
   readonly state: ClusterState;
@@ -83,6 +95,7 @@ export class MonitorService {
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private reconciling: Promise<void> = Promise.resolve();
+  private readonly faults: MonitorFaults;
 
   constructor(options: MonitorServiceOptions) {
     this.options = options;
@@ -91,6 +104,12 @@ export class MonitorService {
     this.alarms = new AlarmRepo(db);
     this.settings = new MonitorSettingsRepo(db);
     this.metrics = new MetricStore(db);
+    this.faults = new MonitorFaults({
+      alarms: this.alarms,
+      notify: { notifyTransitions: (t) => this.notify.notifyTransitions(t) },
+      events: options.events,
+      logger: options.logger,
+    });
     this.notify = new NotifyHub({
       db,
       secrets,
@@ -118,10 +137,8 @@ export class MonitorService {
       if (LIFECYCLE_EVENTS.test(e.type)) this.every(0, () => this.reconcile(), false);
     });
     this.every(RECONCILE_MS, () => this.reconcile());
-    this.every(this.config.retentionIntervalMs, () => {
-      this.metrics.retentionPass();
-      this.expireMaintenance();
-    });
+    this.every(this.config.retentionIntervalMs, () => void this.metrics.retentionPass());
+    this.every(this.config.retentionIntervalMs, () => this.expireMaintenance());
   }
 
   /** Runs fn now (or after ms) and then every ms, never overlapping; once only when repeat is false. */
@@ -146,14 +163,25 @@ export class MonitorService {
     schedule(repeat ? 0 : ms);
   }
 
+  /** Stops every loop and the notifier. Never throws: a part that fails to stop is logged and the rest still stop. */
   async stop(): Promise<void> {
     this.running = false;
     this.unsubscribe?.();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await this.reconciling;
-    await Promise.all([...this.watched.keys()].map((name) => this.unwatch(name, false)));
-    await this.notify.stop();
+    await this.reconciling; // never rejects (see reconcile)
+    const names = [...this.watched.keys()];
+    const results = await Promise.allSettled(names.map((name) => this.unwatch(name, false)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        this.options.logger.error({ err: r.reason, cluster: names[i] }, 'monitor loop did not stop cleanly');
+      }
+    });
+    try {
+      await this.notify.stop();
+    } catch (err) {
+      this.options.logger.error({ err }, 'notifier did not stop cleanly');
+    }
   }
 
   /** The spec of a cluster with its credentials (never return or log it). */
@@ -169,15 +197,23 @@ export class MonitorService {
     return this.options.drivers.openInsight(spec, node);
   }
 
-  /** Brings the set of loops in line with the inventory (serialized). */
+  /**
+   * Brings the set of loops in line with the inventory (serialized). Never rejects: a failed pass is logged and
+   * the next one runs as if it had not happened.
+   */
   reconcile(): Promise<void> {
-    this.reconciling = this.reconciling.then(() => this.reconcileNow());
+    this.reconciling = this.reconciling
+      .then(() => this.reconcileNow())
+      .catch((err: unknown) => {
+        this.options.logger.error({ err }, 'monitor reconcile failed; the next one runs as planned');
+      });
     return this.reconciling;
   }
 
   private async reconcileNow(): Promise<void> {
     if (!this.running) return;
     const inventory = this.options.store.inventory;
+    await this.forgetDeleted();
     const wanted = new Map(
       inventory
         .listClusters()
@@ -192,7 +228,28 @@ export class MonitorService {
       }
     }
     for (const name of wanted.keys()) {
-      if (!this.watched.has(name) && this.running) this.watch(name);
+      if (this.watched.has(name) || !this.running) continue;
+      try {
+        this.watch(name);
+      } catch (err) {
+        // Retried on the next reconcile; meanwhile the cluster carries monitor-degraded (stage watch).
+        this.faults.finishTick(name, [stageFailure('watch', err)], Date.now());
+      }
+    }
+  }
+
+  /** Drops what deleted clusters left behind (alarms, series, settings, windows), e.g. after a crash mid-delete. */
+  private async forgetDeleted(): Promise<void> {
+    const inventory = this.options.store.inventory;
+    const names = new Set([
+      ...this.alarms.clustersWithActive(),
+      ...this.settings.clusters(),
+      ...this.metrics.clusters(),
+      ...this.faults.clusters(),
+    ]);
+    for (const name of names) {
+      if (this.watched.has(name) || inventory.hasCluster(name)) continue;
+      await this.unwatch(name, true);
     }
   }
 
@@ -217,6 +274,7 @@ export class MonitorService {
           )(spec)
         : undefined;
     const state: ClusterState = { health: undefined, snapshot: undefined, evaluation: undefined };
+    this.faults.of(name);
     const byKey = new Map(specNodes.map((n) => [`${n.host}:${n.port}`, n]));
     const nodeOf = (n: { host: string; port: number }): NodeSpec =>
       byKey.get(`${n.host}:${n.port}`) as NodeSpec;
@@ -231,7 +289,17 @@ export class MonitorService {
       probeTimeoutMs: this.config.probeTimeoutMs,
       openProbe: (n) => drivers.openProbe(spec, nodeOf(n), this.config.probeTimeoutMs),
       context: () => this.tickContext(name, spec),
-      onSnapshot: (snapshot) => handleSnapshot(this.tickDeps(), state, snapshot),
+      onSnapshot: (snapshot) => {
+        const failures = handleSnapshot(this.tickDeps(), state, snapshot, this.faults.takePending(name));
+        this.faults.finishTick(name, failures, snapshot.time);
+      },
+      onTickError: (stage, err) => {
+        const failures = [
+          ...this.faults.takePending(name),
+          stageFailure(stage === 'snapshot' ? 'snapshot' : 'tick', err),
+        ];
+        this.faults.finishTick(name, failures, Date.now());
+      },
       logger: this.options.logger,
       ...(readHost && hosts
         ? {
@@ -272,6 +340,7 @@ export class MonitorService {
       this.options.logger.info({ cluster: name }, `stopped monitoring cluster ${name}`);
     }
     if (!deleted) return;
+    this.faults.delete(name);
     const now = Date.now();
     const cleared = this.alarms.clearCluster(name, `cluster ${name} deleted`, now);
     const transitions: AlarmTransition[] = cleared.map((a) => ({
@@ -296,20 +365,65 @@ export class MonitorService {
     };
   }
 
+  /**
+   * The settings of a tick. A part that cannot be read (a stored row that is invalid, the store failing) is
+   * replaced by the defaults (thresholds) or left out (maintenance), and recorded as a settings failure.
+   */
   private tickContext(name: string, spec: ClusterSpec): TickContext {
-    const windows = this.settings.maintenance(name);
+    const pending = this.faults.of(name).pending;
+    let thresholds: MonitorThresholds;
+    try {
+      thresholds = this.settings.thresholds(name, spec.options.maxLagSeconds);
+    } catch (err) {
+      pending.push(stageFailure('settings', err));
+      thresholds = resolveThresholds({}, spec.options.maxLagSeconds);
+    }
+    let windows: MaintenanceRecord[] = [];
+    try {
+      windows = this.settings.maintenance(name);
+      for (const problem of this.settings.invalidMaintenance(name)) {
+        pending.push({ stage: 'settings', code: 'NINES_E_MONITOR_ROW_INVALID', message: problem });
+      }
+    } catch (err) {
+      pending.push(stageFailure('settings', err));
+    }
     const toWindow = (m: MaintenanceWindow): MaintenanceWindow => ({
       until: m.until,
       ...(m.reason ? { reason: m.reason } : {}),
     });
     const cluster = windows.find((m) => m.node === null);
     return {
-      thresholds: this.settings.thresholds(name, spec.options.maxLagSeconds),
+      thresholds,
       ...(cluster ? { maintenance: toWindow(cluster) } : {}),
       nodeMaintenance: new Map(
         windows.flatMap((m) => (m.node === null ? [] : [[m.node, toWindow(m)] as const])),
       ),
     };
+  }
+
+  /**
+   * Active alarms of a cluster: from the store, or (when it cannot be read) what the monitor holds in memory;
+   * plus monitor-degraded while it is not stored. An alarm not in the store has id 0.
+   */
+  private activeAlarms(name: string): AlarmRecord[] {
+    const memory = (a: Alarm): AlarmRecord => ({
+      ...a,
+      id: 0,
+      state: 'active',
+      clearedAt: null,
+      clearReason: null,
+    });
+    let list: AlarmRecord[];
+    try {
+      list = this.alarms.active(name);
+    } catch {
+      const evaluation = this.watched.get(name)?.state.evaluation;
+      list = (evaluation ? activeAfter(evaluation) : []).map(memory);
+    }
+    const degraded = this.faults.get(name)?.degraded;
+    list = list.filter((a) => a.rule !== MONITOR_DEGRADED_RULE || degraded !== undefined);
+    if (degraded && !list.some((a) => a.key === degraded.key)) list.push(memory(degraded));
+    return list;
   }
 
   /** Ends maintenance windows whose time is up, with an event each. */
@@ -340,23 +454,40 @@ export class MonitorService {
       type: record.type,
       state: w?.state,
       nodes: this.options.store.inventory.listNodes(name),
-      alarms: this.alarms.active(name),
+      alarms: this.activeAlarms(name),
       maintenance: this.settings.maintenance(name),
       proxies: w?.monitor.proxies() ?? [],
+      monitor: this.faults.monitorSelf(name),
     });
   }
 
-  /** Opens a maintenance window of the cluster or of one node (host or host:port); emits maintenance.started. */
+  /**
+   * Opens a maintenance window of the cluster or of one node (host or host:port); emits maintenance.started.
+   * Checked before anything is written: the cluster (and node) exist, `until` is a time in the next year, the
+   * reason is at most 500 characters.
+   */
   startMaintenance(
     cluster: string,
     input: { readonly node?: string; readonly until: number; readonly reason?: string },
     by: string | null,
   ): MaintenanceRecord {
+    if (!this.options.store.inventory.hasCluster(cluster)) {
+      throw new NinesError('NINES_E_CLUSTER_NOT_FOUND', cluster, { context: { cluster } });
+    }
     const node = input.node === undefined ? null : this.nodeName(cluster, input.node);
     const now = Date.now();
-    if (!(input.until > now)) {
-      throw new NinesError('NINES_E_INVALID_ARGUMENT', 'maintenance must end in the future');
+    if (!Number.isSafeInteger(input.until) || !(input.until > now) || input.until > now + MAX_WINDOW_MS) {
+      throw new NinesError('NINES_E_INVALID_ARGUMENT', 'maintenance must end in the future, within 1 year', {
+        hint: 'Give a duration such as 30m, 2h or 7d (at most 365d), or an ISO time within the next year.',
+        context: { until: input.until },
+      });
     }
+    if (input.reason !== undefined && input.reason.length > 500) {
+      throw new NinesError('NINES_E_INVALID_ARGUMENT', 'maintenance reason: expected at most 500 characters');
+    }
+    const untilIso = new Date(input.until).toISOString();
+    const what = node ? `node ${node}` : `cluster ${cluster}`;
+    const message = `maintenance of ${what} until ${untilIso}${input.reason ? ` (${input.reason})` : ''} by ${by ?? 'unknown'}`;
     const record = this.settings.setMaintenance(
       cluster,
       node,
@@ -364,12 +495,11 @@ export class MonitorService {
       by,
       now,
     );
-    const what = node ? `node ${node}` : `cluster ${cluster}`;
     this.options.events.emit({
       cluster,
       type: 'maintenance.started',
-      message: `maintenance of ${what} until ${new Date(input.until).toISOString()}${input.reason ? ` (${input.reason})` : ''} by ${by ?? 'unknown'}`,
-      data: { node, until: new Date(input.until).toISOString(), reason: input.reason ?? null, by },
+      message,
+      data: { node, until: untilIso, reason: input.reason ?? null, by },
     });
     return record;
   }
@@ -405,14 +535,29 @@ export class MonitorService {
     return match[0] as string;
   }
 
-  /** What Prometheus scrapes. */
+  /** What Prometheus scrapes (alarm counts from memory when the alarm store cannot be read). */
   async renderPrometheus(): Promise<string> {
-    const counts = this.alarms.activeCounts();
-    const names = new Set([...this.watched.keys(), ...counts.map((c) => c.cluster)]);
+    let counts: { cluster: string; severity: string; n: number }[] | undefined;
+    try {
+      counts = this.alarms.activeCounts();
+    } catch (err) {
+      this.options.logger.error({ err }, 'alarm counts not readable; exporting what the monitor holds');
+    }
+    const names = new Set([
+      ...this.watched.keys(),
+      ...this.faults.clusters(),
+      ...(counts ?? []).map((c) => c.cluster),
+    ]);
     const clusters: ExportedCluster[] = [...names].sort().map((cluster) => {
       const w = this.watched.get(cluster);
+      const f = this.faults.get(cluster);
+      const memory = counts ? [] : this.activeAlarms(cluster);
+      const degradedUnstored = counts && f?.degraded && !f.stored ? 1 : 0;
       const n = (severity: string): number =>
-        counts.find((c) => c.cluster === cluster && c.severity === severity)?.n ?? 0;
+        counts
+          ? (counts.find((c) => c.cluster === cluster && c.severity === severity)?.n ?? 0) +
+            (severity === 'critical' ? degradedUnstored : 0)
+          : memory.filter((a) => a.severity === severity).length;
       return {
         cluster,
         type: w?.type ?? 'unknown',
@@ -420,6 +565,7 @@ export class MonitorService {
         health: w?.state.health,
         proxies: w?.monitor.proxies() ?? [],
         alarms: { warning: n('warning'), critical: n('critical') },
+        monitor: { degraded: f?.degraded !== undefined, errors: f?.errors ?? new Map() },
       };
     });
     return this.prometheus.render(clusters);

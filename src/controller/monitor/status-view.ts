@@ -7,6 +7,17 @@ import type { AlarmRecord } from '../alarms/alarm-repo.ts';
 import type { MaintenanceRecord } from '../alarms/settings-repo.ts';
 import type { ProxyStates } from './cluster-monitor.ts';
 import type { ClusterState } from './tick-handler.ts';
+import type { StageFailure } from '../../core/monitor-degraded.ts';
+
+/** The monitor's own health of the cluster: degraded while a stage of its work fails (see monitor-degraded). */
+export interface MonitorSelf {
+  readonly degraded: boolean;
+  readonly reason: string | null;
+  /** Failures per stage since the controller started. */
+  readonly errors: Readonly<Record<string, number>>;
+  /** The failures of the latest tick. */
+  readonly lastFailures: readonly StageFailure[];
+}
 
 export interface NodeStatusView {
   readonly node: string;
@@ -47,6 +58,7 @@ export interface ClusterStatusView {
   readonly suppressed: readonly { readonly key: string; readonly reason: string }[];
   readonly maintenance: readonly MaintenanceRecord[];
   readonly proxies: readonly ProxyStates[];
+  readonly monitor: MonitorSelf;
 }
 
 const iso = (t: number | undefined): string | null => (t === undefined ? null : new Date(t).toISOString());
@@ -133,6 +145,7 @@ export function clusterStatusView(input: {
   readonly alarms: readonly AlarmRecord[];
   readonly maintenance: readonly MaintenanceRecord[];
   readonly proxies: readonly ProxyStates[];
+  readonly monitor?: MonitorSelf;
 }): ClusterStatusView {
   const state = input.state;
   const health: ClusterHealth | undefined = state?.health;
@@ -154,5 +167,6 @@ export function clusterStatusView(input: {
     suppressed: suppressed.map((s) => ({ key: s.key, reason: s.reason })),
     maintenance: input.maintenance,
     proxies: input.proxies,
+    monitor: input.monitor ?? { degraded: false, reason: null, errors: {}, lastFailures: [] },
   };
 }

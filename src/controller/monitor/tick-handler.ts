@@ -1,9 +1,24 @@
 // What the monitor does with each frozen snapshot (decide with the pure core functions, then act):
-//   evaluateAlarms (which classifies the cluster) -> diffStates -> events (node.state, node.role, cluster.state)
+//   classifyCluster -> evaluateAlarms -> diffStates -> events (node.state, node.role, cluster.state)
 //   -> observed state into the inventory (on change only) -> alarms store (+ alarm.* events) -> notifier
 //   -> metric points (one transaction).
-import { evaluateAlarms, type AlarmEvaluation } from '../../core/monitor-alarms.ts';
-import { diffStates, type ClusterHealth, type HealthEvent } from '../../core/monitor-health.ts';
+// Every stage runs contained (runStage): a throw is recorded as a StageFailure of this tick (the service counts
+// it, logs it and raises monitor-degraded) and the later stages still run with what the earlier ones produced.
+// Events and inventory writes that failed are retried on the next tick (their base state only advances on
+// success), and so are alarm raises/clears (the store is read again each tick).
+import {
+  evaluateAlarms,
+  type Alarm,
+  type AlarmConfig,
+  type AlarmEvaluation,
+} from '../../core/monitor-alarms.ts';
+import { MONITOR_DEGRADED_RULE, type MonitorStage, type StageFailure } from '../../core/monitor-degraded.ts';
+import {
+  classifyCluster,
+  diffStates,
+  type ClusterHealth,
+  type HealthEvent,
+} from '../../core/monitor-health.ts';
 import type { ClusterSnapshot } from '../../core/monitor-observation.ts';
 import type { AlarmRecord, AlarmRepo } from '../alarms/alarm-repo.ts';
 import type { MonitorSettingsRepo } from '../alarms/settings-repo.ts';
@@ -27,6 +42,31 @@ export interface ClusterState {
   health: ClusterHealth | undefined;
   snapshot: ClusterSnapshot | undefined;
   evaluation: AlarmEvaluation | undefined;
+  /** The classification whose events were emitted / written to the inventory (advance on success only). */
+  eventsBase?: ClusterHealth | undefined;
+  inventoryBase?: ClusterHealth | undefined;
+  /** The cluster's active alarms as last read from (or written to) the store: used when the store cannot be read. */
+  storedActive?: readonly Alarm[];
+}
+
+/** The error of a failed stage as a StageFailure (the code when it is one of ours). */
+export function stageFailure(stage: MonitorStage, err: unknown): StageFailure {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  return {
+    stage,
+    code: typeof e?.code === 'string' && e.code.startsWith('NINES_E_') ? e.code : 'NINES_E_INTERNAL',
+    message: typeof e?.message === 'string' ? e.message : String(err),
+  };
+}
+
+/** Runs one stage: its result, or `fallback` with the failure recorded. */
+export function runStage<T>(failures: StageFailure[], stage: MonitorStage, fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch (err) {
+    failures.push(stageFailure(stage, err));
+    return fallback;
+  }
 }
 
 function healthEventInput(e: HealthEvent): Parameters<EventBus['emit']>[0] {
@@ -92,24 +132,88 @@ function alarmEvent(
   };
 }
 
-/** One tick's decisions and actions for one cluster. Updates `state`. */
-export function handleSnapshot(deps: TickDeps, state: ClusterState, snapshot: ClusterSnapshot): void {
-  const now = snapshot.time;
-  const cluster = snapshot.cluster;
-  const active = deps.alarms.active(cluster);
-  const evaluation = evaluateAlarms(active, snapshot, deps.settings.alarmConfig(cluster), now);
-  const health = evaluation.health;
-  const events = diffStates(state.health, health);
-  state.health = health;
-  state.snapshot = snapshot;
-  state.evaluation = evaluation;
-  for (const e of events) deps.events.emit(healthEventInput(e));
-  if (events.length > 0) updateInventory(deps, health, events);
-  const applied = deps.alarms.apply(evaluation, now);
+/** The alarms an evaluation leaves active (kept and raised). */
+export function activeAfter(evaluation: AlarmEvaluation): Alarm[] {
+  return [...evaluation.keep.map((k) => k.alarm), ...evaluation.raise.map((r) => r.alarm)];
+}
+
+function emitAlarmEvents(deps: TickDeps, applied: ReturnType<AlarmRepo['apply']>): void {
   for (const a of applied.raised) deps.events.emit(alarmEvent('raised', a));
   for (const a of applied.escalated) deps.events.emit(alarmEvent('escalated', a));
   for (const a of applied.cleared) deps.events.emit(alarmEvent('cleared', a));
-  deps.notify(evaluation, now);
-  const activeCount = active.length + applied.raised.length - applied.cleared.length;
-  deps.metrics.record(cluster, now, snapshotSamples(snapshot, health, activeCount));
+}
+
+/** The rule alarms of the cluster from the store (monitor-degraded is the service's: never evaluated here). */
+function readActive(deps: TickDeps, state: ClusterState, cluster: string): readonly Alarm[] {
+  const rows: readonly AlarmRecord[] = deps.alarms.active(cluster);
+  const active = rows.filter((a) => a.rule !== MONITOR_DEGRADED_RULE);
+  state.storedActive = active;
+  return active;
+}
+
+/**
+ * One tick's decisions and actions for one cluster. Updates `state`; never throws: the failures of its stages
+ * are appended to `failures` (which may already hold failures of this tick, e.g. of reading the settings).
+ */
+export function handleSnapshot(
+  deps: TickDeps,
+  state: ClusterState,
+  snapshot: ClusterSnapshot,
+  failures: StageFailure[] = [],
+): StageFailure[] {
+  const now = snapshot.time;
+  const cluster = snapshot.cluster;
+  state.snapshot = snapshot;
+  const config = runStage<AlarmConfig>(failures, 'settings', () => deps.settings.alarmConfig(cluster), {});
+  const health = runStage(failures, 'classify', () => classifyCluster(snapshot), undefined);
+  if (!health) return failures;
+  state.health = health;
+  runStage(
+    failures,
+    'events',
+    () => {
+      for (const e of diffStates(state.eventsBase, health)) deps.events.emit(healthEventInput(e));
+      state.eventsBase = health;
+    },
+    undefined,
+  );
+  runStage(
+    failures,
+    'inventory',
+    () => {
+      const changes = diffStates(state.inventoryBase, health);
+      if (changes.length > 0) updateInventory(deps, health, changes);
+      state.inventoryBase = health;
+    },
+    undefined,
+  );
+  const active = runStage(
+    failures,
+    'alarm-store',
+    () => readActive(deps, state, cluster),
+    state.storedActive ?? [],
+  );
+  const evaluation = runStage(
+    failures,
+    'alarm-evaluation',
+    () => evaluateAlarms(active, snapshot, config, now),
+    undefined,
+  );
+  state.evaluation = evaluation;
+  if (evaluation) {
+    const applied = runStage(failures, 'alarm-store', () => deps.alarms.apply(evaluation, now), undefined);
+    if (applied) {
+      state.storedActive = activeAfter(evaluation);
+      runStage(failures, 'events', () => emitAlarmEvents(deps, applied), undefined);
+    }
+    runStage(failures, 'notify', () => deps.notify(evaluation, now), undefined);
+  }
+  const activeCount = evaluation ? activeAfter(evaluation).length : active.length;
+  runStage(
+    failures,
+    'metrics',
+    () => deps.metrics.record(cluster, now, snapshotSamples(snapshot, health, activeCount)),
+    undefined,
+  );
+  return failures;
 }
