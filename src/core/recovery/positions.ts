@@ -43,8 +43,8 @@ export function formatGtidPosition(pos: GtidPosition): string {
 /** True when `a` has everything `b` has: in every domain of `b`, a's sequence number is at least b's. */
 export function gtidContains(a: GtidPosition, b: GtidPosition): boolean {
   for (const entry of b.values()) {
-    const mine = a.get(entry.domain);
-    if (mine === undefined || mine.seq < entry.seq) return false;
+    // A domain a lacks counts as sequence 0 (MariaDB numbers from 1), the same rule gtidGap uses.
+    if ((a.get(entry.domain)?.seq ?? 0n) < entry.seq) return false;
   }
   return true;
 }
