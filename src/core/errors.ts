@@ -304,7 +304,7 @@ export const ERRORS = {
   },
   NINES_E_CLONE_FAILED: {
     message: 'Copying the data to a new replica failed',
-    hint: "The message names the host and the side that failed (sending: mariabackup on the source, receiving: mbstream on the new node) and its last error line. Both sides were stopped and the new node's data directory emptied; fix the cause (disk space, mariadb-backup installed, server running on the source) and add the node again.",
+    hint: "Both sides were stopped and the new node's data directory emptied. Fix what the message says (the failing side, its host and last error line) and add the node again.",
     status: 502,
   },
   NINES_E_GALERA_NOT_PRIMARY: {
