@@ -12,7 +12,7 @@ import { isNinesError, NinesError } from '../../../src/core/errors.ts';
 import type { EngineContext } from '../../../src/engines/engine.ts';
 import { postgresEngine } from '../../../src/engines/postgres/index.ts';
 import { connectSql, withSql, type SqlClient } from '../../../src/engines/postgres/sql.ts';
-import { PG_USERS, slotName } from '../../../src/engines/postgres/config.ts';
+import { PG_USERS, scramVerifier, slotName } from '../../../src/engines/postgres/config.ts';
 import { ensureAppUser } from '../../../src/engines/registry.ts';
 import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
 import { findSecrets, scannedFiles } from '../../support/secret-scan.ts';
@@ -258,13 +258,16 @@ describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
       await ensureAppUser(hosts, spec, topology, app);
       // A second run alters the existing role (the ALTER ROLE ... PASSWORD path).
       await ensureAppUser(hosts, spec, topology, app);
-      const c = await connectSql({
-        ...primary,
-        user: app.user,
-        password: app.password,
-        database: app.database,
-      });
-      await c.close();
+      // The stored verifier is the one of the application password (pg_hba admits the app user only from
+      // proxies, so it is checked by recomputing it with the stored salt).
+      const [row] = await withSql(
+        { host: primary.host, port: primary.port, user: PG_USERS.admin, password: spec.credentials.admin },
+        {},
+        (c) => c.query<{ v: string }>(`SELECT rolpassword AS v FROM pg_authid WHERE rolname = 'pgapp'`),
+      );
+      const salt = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(row?.v ?? '')?.[1];
+      assert.ok(salt, `a SCRAM verifier is stored: ${row?.v.slice(0, 20)}`);
+      assert.equal(row?.v, scramVerifier(app.password, Buffer.from(salt, 'base64')));
     } finally {
       await withSql(
         { host: primary.host, port: primary.port, user: PG_USERS.admin, password: spec.credentials.admin },
