@@ -302,6 +302,11 @@ export const ERRORS = {
     hint: 'Read the step and the server log lines in the message; fix the cause and run the deploy again (its steps are idempotent and finish a half-done deploy).',
     status: 502,
   },
+  NINES_E_CLONE_FAILED: {
+    message: 'Copying the data to a new replica failed',
+    hint: "Both sides were stopped and the new node's data directory emptied. Fix what the message says (the failing side, its host and last error line) and add the node again.",
+    status: 502,
+  },
   NINES_E_GALERA_NOT_PRIMARY: {
     message: 'The Galera cluster has no Primary component',
     hint: 'Some nodes run but none is in a Primary component: recover the cluster (bootstrap the most advanced node) before deploying or adding nodes; nines never bootstraps a second cluster next to running nodes.',

@@ -5,8 +5,11 @@ import type { ClusterSpec, ClusterType, NodeSpec } from '../core/spec.ts';
 import type { Engine, HostAccess, Topology } from './engine.ts';
 import { galeraEngine } from './galera/index.ts';
 import { mariadbReplicationEngine } from './mariadb/index.ts';
+import { randomBytes } from 'node:crypto';
 import { rootSql, sqlString } from './mysql/index.ts';
+import { accountStatements, sqlScript } from './mysql/users.ts';
 import { postgresEngine } from './postgres/index.ts';
+import { scramVerifier, sqlIdent, sqlLiteral } from './postgres/config.ts';
 import { psql } from './postgres/server.ts';
 
 /** An application user (not one of nines' own users) with all privileges on its own database. */
@@ -29,33 +32,46 @@ interface Registration {
 
 const SAFE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** The application user's SQL for MariaDB: the password as its hash only (nothing clear in any binlog). */
+export function mariadbAppUserSql(app: AppUser): string {
+  const who = `${sqlString(app.user)}@'%'`;
+  return sqlScript([
+    `CREATE DATABASE IF NOT EXISTS \`${app.database}\``,
+    ...accountStatements(who, app.password),
+    `GRANT ALL PRIVILEGES ON \`${app.database}\`.* TO ${who}`,
+  ]);
+}
+
 function mariadbAppUser(
   hosts: HostAccess,
   _spec: ClusterSpec,
   writer: NodeSpec,
   app: AppUser,
 ): Promise<void> {
-  const who = `${sqlString(app.user)}@'%'`;
-  const pw = sqlString(app.password);
-  const script = [
-    `CREATE DATABASE IF NOT EXISTS \`${app.database}\`;`,
-    `CREATE USER IF NOT EXISTS ${who} IDENTIFIED BY ${pw};`,
-    `ALTER USER ${who} IDENTIFIED BY ${pw};`,
-    `GRANT ALL PRIVILEGES ON \`${app.database}\`.* TO ${who};`,
+  return rootSql(hosts.executor(writer.host), mariadbAppUserSql(app), { secrets: [app.password] }).then(
+    () => undefined,
+  );
+}
+
+/**
+ * The application user's SQL for PostgreSQL: the password as a SCRAM-SHA-256 verifier computed here, so the
+ * clear text reaches no server log (log_statement, an error's STATEMENT line) and no pg_stat_statements row.
+ */
+export function postgresAppUserSql(app: AppUser, salt: Buffer): string {
+  const user = sqlLiteral(app.user);
+  const db = sqlLiteral(app.database);
+  return [
+    `SELECT format('CREATE ROLE %I LOGIN', ${user}) WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${user})\\gexec`,
+    `ALTER ROLE ${sqlIdent(app.user)} LOGIN PASSWORD ${sqlLiteral(scramVerifier(app.password, salt))};`,
+    `SELECT format('CREATE DATABASE %I OWNER %I', ${db}, ${user}) WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${db})\\gexec`,
     '',
   ].join('\n');
-  return rootSql(hosts.executor(writer.host), script, { secrets: [app.password] }).then(() => undefined);
 }
 
 async function postgresAppUser(hosts: HostAccess, spec: ClusterSpec, writer: NodeSpec, app: AppUser) {
-  const pw = `'${app.password.replace(/'/g, "''")}'`;
-  const sql = [
-    `SELECT format('CREATE ROLE %I LOGIN', '${app.user}') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${app.user}')\\gexec`,
-    `ALTER ROLE "${app.user}" LOGIN PASSWORD ${pw};`,
-    `SELECT format('CREATE DATABASE %I OWNER %I', '${app.database}', '${app.user}') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '${app.database}')\\gexec`,
-    '',
-  ].join('\n');
-  await psql(hosts.executor(writer.host), spec, writer, sql);
+  await psql(hosts.executor(writer.host), spec, writer, postgresAppUserSql(app, randomBytes(16)), {
+    secrets: [app.password],
+  });
 }
 
 const REGISTRY: Readonly<Record<ClusterType, Registration>> = {

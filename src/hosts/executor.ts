@@ -1,14 +1,24 @@
 // How nines runs things on a machine. One interface, three implementations: ssh (remote hosts), local (the
 // controller's own machine) and a fake (unit tests). Commands are argv arrays, never shell strings; the one
 // place that turns argv into a shell string is quote.ts.
+import type { Readable, Writable } from 'node:stream';
 
 export interface ExecOptions {
   /** Kill the command (its whole process group) after this long and throw NINES_E_COMMAND_TIMEOUT. Default 60 s. */
   readonly timeoutMs?: number;
   /** Abort: kill the command and throw NINES_E_COMMAND_ABORTED. */
   readonly signal?: AbortSignal;
-  /** Written to the command's standard input, which is then closed. */
-  readonly stdin?: string | Buffer;
+  /**
+   * Written to the command's standard input, which is then closed. A Readable is streamed (piped, so a slow
+   * command slows the reader down) and the input is closed when the Readable ends.
+   */
+  readonly stdin?: string | Buffer | Readable;
+  /**
+   * Streams the raw standard output into this Writable instead of collecting it (the result's stdout is then
+   * empty; onStdoutLine is not called). Backpressure: the command is paused while the Writable is full. The
+   * Writable is not ended: the caller decides what a complete stream is (the command may still fail).
+   */
+  readonly stdoutTo?: Writable;
   /** Extra environment variables for the command. */
   readonly env?: Readonly<Record<string, string>>;
   /** Run as root through `sudo -n` when the executor's user is not root. */

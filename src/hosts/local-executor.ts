@@ -3,6 +3,7 @@
 // With sudo (when nines does not run as root) the command goes through the same wrapper as over ssh
 // (remote-command.ts): sudo-owned processes cannot be signalled by us, so the group is killed through sudo.
 import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { readdir, readFile } from 'node:fs/promises';
 import { constants as osConstants, userInfo } from 'node:os';
 import { NinesError } from '../core/errors.ts';
@@ -11,6 +12,7 @@ import { superviseCommand, toExecResult } from './exec-core.ts';
 import type { CommandSink, RawExecOptions, RawExecResult, RawExecutor, RunningCommand } from './exec-core.ts';
 import { getFileViaExec, putFileViaExec } from './file-transfer.ts';
 import type { HostLogger } from './logger.ts';
+import { feedStdin, routeStdout } from './stdio.ts';
 import {
   DEFAULT_KILL_GRACE_MS,
   PgidMarkerFilter,
@@ -100,7 +102,7 @@ export class LocalExecutor implements RawExecutor {
       options,
       sudoUsed: sudo,
       logger: this.#logger,
-      start: (sink) => Promise.resolve(this.#spawn(spawnArgv, sink, options.stdin, sudo)),
+      start: (sink) => Promise.resolve(this.#spawn(spawnArgv, sink, options, sudo)),
     });
   }
 
@@ -119,20 +121,20 @@ export class LocalExecutor implements RawExecutor {
   #spawn(
     argv: readonly string[],
     sink: CommandSink,
-    stdin: string | Buffer | undefined,
+    io: { readonly stdin?: string | Buffer | Readable; readonly stdoutTo?: Writable },
     sudo: boolean,
   ): RunningCommand {
     const [file, ...args] = argv as [string, ...string[]];
     const child = spawn(file, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const filter = sudo ? new PgidMarkerFilter() : undefined;
-    child.stdout.on('data', (chunk: Buffer) => sink.stdout(chunk));
+    routeStdout(child.stdout, sink, io.stdoutTo);
     child.stderr.on('data', (chunk: Buffer) => {
       const rest = filter ? filter.push(chunk) : chunk;
       if (rest.length > 0) sink.stderr(rest);
     });
     // A command that does not read its stdin closes the pipe: EPIPE here is normal.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(stdin);
+    feedStdin(child.stdin, io.stdin);
     const exited = new Promise<{ exitCode: number; wrapperStarted: boolean }>((resolve, reject) => {
       child.once('error', (err: NodeJS.ErrnoException) => {
         const code = err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined;

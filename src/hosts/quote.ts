@@ -2,6 +2,7 @@
 // goes through here. POSIX single quotes make every byte literal except the single quote itself, which is
 // written as '\'' . NUL cannot be passed in an argument at all, so it is refused.
 import { NinesError } from '../core/errors.ts';
+import { redactText } from '../core/redact.ts';
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
@@ -23,8 +24,5 @@ export function quoteArgv(argv: readonly string[]): string {
 
 /** Replaces each secret in text by ***, for logs and error messages. */
 export function redact(text: string, secrets: readonly string[] | undefined): string {
-  if (!secrets) return text;
-  let out = text;
-  for (const s of secrets) if (s.length > 0) out = out.replaceAll(s, '***');
-  return out;
+  return redactText(text, secrets);
 }

@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
+import type { Readable, Writable } from 'node:stream';
 import { NinesError } from '../core/errors.ts';
 import type { ExecOptions, ExecResult, PutFileOptions } from './executor.ts';
 import { superviseCommand, toExecResult } from './exec-core.ts';
@@ -17,6 +18,7 @@ import {
   killGroupCommand,
   wrapCommand,
 } from './remote-command.ts';
+import { feedStdin, routeStdout } from './stdio.ts';
 import { ChannelRefusedError, ConnectionLostError, defaultSshPool } from './ssh-pool.ts';
 import type { SshConnection, SshPool, SshTarget } from './ssh-pool.ts';
 
@@ -39,6 +41,12 @@ export interface SshExecutorOptions {
   readonly logger?: HostLogger;
   /** Connection pool; default: one shared by the whole process. */
   readonly pool?: SshPool;
+}
+
+interface ChannelIo {
+  readonly stdin: string | Buffer | Readable | undefined;
+  readonly stdoutTo: Writable | undefined;
+  readonly sudo: boolean;
 }
 
 const PGID_WAIT_MS = 2000;
@@ -151,7 +159,8 @@ export class SshExecutor implements RawExecutor {
       options,
       sudoUsed: sudo,
       logger: this.#options.logger,
-      start: (sink, cancel) => this.#start(command, { sink, cancel, stdin: options.stdin, sudo }),
+      start: (sink, cancel) =>
+        this.#start(command, { sink, cancel, stdin: options.stdin, stdoutTo: options.stdoutTo, sudo }),
     });
   }
 
@@ -193,7 +202,7 @@ export class SshExecutor implements RawExecutor {
 
   async #start(
     command: string,
-    run: { sink: CommandSink; cancel: AbortSignal; stdin: string | Buffer | undefined; sudo: boolean },
+    run: { sink: CommandSink; cancel: AbortSignal } & ChannelIo,
   ): Promise<RunningCommand> {
     const target = await untilAborted(this.#resolveTarget(), run.cancel, this.host);
     return this.#open(target, command, { cancel: run.cancel }, (conn, channel) =>
@@ -243,14 +252,14 @@ export class SshExecutor implements RawExecutor {
   #running(
     conn: SshConnection,
     channel: ClientChannel,
-    run: { sink: CommandSink; stdin: string | Buffer | undefined; sudo: boolean },
+    run: { sink: CommandSink } & ChannelIo,
     target: SshTarget,
   ): RunningCommand {
     let onPgid: (pgid: number) => void = () => undefined;
     const pgidKnown = new Promise<number>((resolve) => (onPgid = resolve));
     const filter = new PgidMarkerFilter((pgid) => onPgid(pgid));
     let exitCode: number | undefined;
-    channel.on('data', (chunk: Buffer) => run.sink.stdout(chunk));
+    routeStdout(channel, run.sink, run.stdoutTo);
     channel.stderr.on('data', (chunk: Buffer) => {
       const rest = filter.push(chunk);
       if (rest.length > 0) run.sink.stderr(rest);
@@ -274,7 +283,7 @@ export class SshExecutor implements RawExecutor {
       }
       return { exitCode, wrapperStarted: filter.pgid !== undefined };
     });
-    channel.end(run.stdin);
+    feedStdin(channel, run.stdin);
     const kill = async (): Promise<void> => {
       const pgid = filter.pgid ?? (await withTimeout(pgidKnown, PGID_WAIT_MS));
       if (typeof pgid === 'number') await this.#killGroup(pgid, run.sudo, target);

@@ -8,6 +8,7 @@
 //     .on((argv) => argv[0] === 'sleep', { delayMs: 10_000 });
 //   await engine.probe(fake);
 //   assert.deepEqual(fake.commands(), ['systemctl is-active mariadb', ...]);
+import { Readable } from 'node:stream';
 import type { ExecOptions, ExecResult, Executor, PutFileOptions } from '../../src/hosts/executor.ts';
 import { superviseCommand, toExecResult } from '../../src/hosts/exec-core.ts';
 import type {
@@ -46,6 +47,20 @@ export interface FakeCall {
   readonly putOptions?: PutFileOptions;
   /** The command was killed (timeout or abort). */
   killed: boolean;
+  /** What a streamed stdin (a Readable) delivered; the command "runs" until that stream ended. */
+  streamedStdin?: Buffer;
+}
+
+/** Collects a streamed stdin; resolves at its end, never when it is destroyed (like a real command waiting). */
+function drain(stream: Readable, call: FakeCall): Promise<void> {
+  const chunks: Buffer[] = [];
+  return new Promise((resolve) => {
+    stream.on('data', (c: Buffer) => {
+      chunks.push(c);
+      call.streamedStdin = Buffer.concat(chunks);
+    });
+    stream.once('end', () => resolve());
+  });
 }
 
 function matches(pattern: FakePattern, argv: readonly string[]): boolean {
@@ -110,9 +125,11 @@ export class FakeExecutor implements Executor, RawExecutor {
         const reply = await this.#reply(call);
         if (reply.error) throw reply.error;
         let finish: () => void = () => undefined;
+        const input = options.stdin instanceof Readable ? drain(options.stdin, call) : Promise.resolve();
         const exited = new Promise<{ exitCode: number; wrapperStarted: boolean }>((resolve) => {
           finish = () => {
-            if (reply.stdout !== undefined) sink.stdout(Buffer.from(reply.stdout));
+            if (reply.stdout !== undefined && options.stdoutTo) options.stdoutTo.write(reply.stdout);
+            else if (reply.stdout !== undefined) sink.stdout(Buffer.from(reply.stdout));
             if (reply.stderr !== undefined) sink.stderr(Buffer.from(reply.stderr));
             resolve({
               exitCode: reply.sudoRefused ? 1 : (reply.exitCode ?? 0),
@@ -120,7 +137,13 @@ export class FakeExecutor implements Executor, RawExecutor {
             });
           };
         });
-        const timer = setTimeout(() => finish(), reply.delayMs ?? 0);
+        // With a streamed stdin the command ends when its input ends, or after delayMs when one is given.
+        let timer: NodeJS.Timeout | undefined;
+        if (options.stdin instanceof Readable && reply.delayMs === undefined) {
+          void input.then(() => {
+            if (!call.killed) finish();
+          });
+        } else timer = setTimeout(() => finish(), reply.delayMs ?? 0);
         const running: RunningCommand = {
           exited,
           kill: () => {

@@ -1,6 +1,7 @@
 // The bridge between a job and an engine: EngineContext.step becomes a checkpointed job step (visible in
 // `nines job show`), EngineContext.log a job log line, and the job's signal the engine's signal.
 import { NinesError, toNinesError } from '../../core/errors.ts';
+import { credentialSecrets, redactError, redactText } from '../../core/redact.ts';
 import { validateSpec, type ClusterSpec } from '../../core/spec.ts';
 import type { EngineContext, Topology } from '../../engines/engine.ts';
 import type { JobContext } from '../jobs/types.ts';
@@ -24,17 +25,27 @@ export function engineContext(
   const used = new Map<string, number>();
   let done = 0;
   let last = progress.from;
+  // Whatever an engine reports (a log line, an error a driver or client built from a failed statement) reaches
+  // the job log, events and API responses: the cluster's credentials never do.
+  const secrets = credentialSecrets(spec.credentials);
+  const redacted = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw redactError(err, secrets);
+    }
+  };
   return {
     spec,
     hosts: deps.hosts(spec),
     controllerAddress,
     signal: job.signal,
-    log: (line) => job.log(line),
+    log: (line) => job.log(redactText(line, secrets)),
     step: async (name, fn) => {
       // Job step names are unique per job; an engine may legitimately run the same step twice.
       const n = (used.get(name) ?? 0) + 1;
       used.set(name, n);
-      const result = await job.step(n === 1 ? name : `${name} (${n})`, fn);
+      const result = await job.step(n === 1 ? name : `${name} (${n})`, () => redacted(fn));
       done += 1;
       const pct = progress.to - (progress.to - progress.from) * 0.85 ** done;
       // Progress only grows, even when a later context starts from a lower figure.

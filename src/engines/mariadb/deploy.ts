@@ -23,8 +23,8 @@ import {
   waitReplicaRunning,
 } from './replication.ts';
 
-/** mariadb-backup and socat: any node may be the source of a copy for a new replica (clone.ts). */
-export const REPLICATION_PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'socat'] as const;
+/** mariadb-backup: any node may be the source of a copy for a new replica (clone.ts, streamed over SSH). */
+export const REPLICATION_PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup'] as const;
 
 export const TIMEOUTS = {
   serverReadyMs: 90_000,

@@ -2,7 +2,8 @@
 //
 // Adding: while the primary still has every binlog since the cluster began, the new replica starts empty and
 // replays them (MASTER_USE_GTID=slave_pos from an empty position); otherwise it is first seeded with a
-// mariabackup copy of the primary streamed host to host (clone.ts) and replicates from the copy's position.
+// mariabackup copy of the primary streamed through the controller's SSH connections (clone.ts) and replicates
+// from the copy's position.
 import { NinesError, isNinesError } from '../../core/errors.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { EngineContext, RemoveNodeOptions, Topology } from '../engine.ts';
@@ -47,9 +48,11 @@ async function seed(ctx: EngineContext, primary: NodeSpec, node: NodeSpec): Prom
     return;
   }
   const started = Date.now();
-  const gtid = await cloneFromPrimary(source, ex, node, ctx.signal);
+  const { gtid, bytes } = await cloneFromPrimary(source, ex, ctx.signal);
+  const elapsed = Date.now() - started;
+  const mb = bytes / 1e6;
   ctx.log(
-    `${label(node)}: copied the data of ${label(primary)} (mariabackup) at ${gtid} in ${Date.now() - started} ms`,
+    `${label(node)}: copied the data of ${label(primary)} (mariabackup through the controller's SSH connections) at ${gtid}: ${mb.toFixed(1)} MB in ${elapsed} ms (${(mb / Math.max(elapsed / 1000, 0.001)).toFixed(1)} MB/s)`,
   );
 }
 

@@ -1,6 +1,11 @@
-// The users nines creates, as SQL statements (pure). The statements hold passwords: they go to the server on
-// the standard input of the `mariadb` client (never in argv) and are never logged.
+// The users nines creates, as SQL statements (pure). No statement holds a clear password: user management is
+// written to the binlog (and from there to every replica's relay log and binlog, and Galera's GCache) exactly
+// as sent, so passwords are given as their mysql_native_password hash, computed here on the controller
+// (`IDENTIFIED BY PASSWORD '*...'`; MariaDB stores and logs only the hash). The statements still go to the
+// server on the standard input of the `mariadb` client (never in argv) and are never logged.
 // Idempotent: CREATE USER IF NOT EXISTS + ALTER USER (keeps the password in step with the spec) + GRANT.
+import { createHash } from 'node:crypto';
+import { credentialSecrets } from '../../core/redact.ts';
 import type { ClusterSpec } from '../../core/spec.ts';
 import { USERS, account, nodeHosts, sqlString } from './config.ts';
 
@@ -11,11 +16,30 @@ export interface UserOptions {
   readonly sst: boolean;
 }
 
-function userAt(user: string, host: string, password: string): string[] {
+/**
+ * The mysql_native_password hash of a password, as PASSWORD() computes it: '*' + upper-case hex of
+ * SHA1(SHA1(password)) (the password's UTF-8 bytes, the client's utf8mb4).
+ */
+export function nativePasswordHash(password: string): string {
+  const once = createHash('sha1').update(password, 'utf8').digest();
+  return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
+}
+
+/** `IDENTIFIED BY PASSWORD '*hash'`: sets the password without the clear text in the statement. */
+export function identifiedBy(password: string): string {
+  return `IDENTIFIED BY PASSWORD ${sqlString(nativePasswordHash(password))}`;
+}
+
+/** CREATE USER IF NOT EXISTS + ALTER USER for one account (hash only, see the top of the file). */
+export function accountStatements(who: string, password: string): string[] {
   return [
-    `CREATE USER IF NOT EXISTS ${account(user, host)} IDENTIFIED BY ${sqlString(password)}`,
-    `ALTER USER ${account(user, host)} IDENTIFIED BY ${sqlString(password)}`,
+    `CREATE USER IF NOT EXISTS ${who} ${identifiedBy(password)}`,
+    `ALTER USER ${who} ${identifiedBy(password)}`,
   ];
+}
+
+function userAt(user: string, host: string, password: string): string[] {
+  return accountStatements(account(user, host), password);
 }
 
 function unique(values: readonly string[]): string[] {
@@ -57,7 +81,6 @@ export function sqlScript(statements: readonly string[]): string {
 
 /** The secrets of the spec, for redaction of anything a failed command reports. */
 export function specSecrets(spec: ClusterSpec): string[] {
-  const raw = [spec.credentials.admin, spec.credentials.replication, spec.credentials.monitor];
   // Also as they appear inside SQL literals (a failed statement may be echoed back).
-  return [...new Set([...raw, ...raw.map((s) => sqlString(s).slice(1, -1))])];
+  return credentialSecrets(spec.credentials);
 }

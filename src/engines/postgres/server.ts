@@ -2,6 +2,7 @@
 // package, create the Debian cluster, write files, start/stop/reload the server, run SQL as the local postgres
 // superuser, clone a standby. Commands are argv arrays; the pure argv builders are unit-tested.
 import { NinesError, isNinesError } from '../../core/errors.ts';
+import { credentialSecrets } from '../../core/redact.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import type { Executor } from '../../hosts/executor.ts';
 import type { ConfigFile } from '../engine.ts';
@@ -189,7 +190,17 @@ pid=$(head -n1 "$f")
 `;
 
 /** Runs SQL (from stdin, so nothing secret is in argv) as the local postgres superuser through the socket. */
-export async function psql(ex: Executor, spec: ClusterSpec, node: NodeSpec, sql: string): Promise<string> {
+/**
+ * Runs SQL as the local postgres superuser (on stdin, never argv). The spec's credentials and `secrets` are
+ * redacted from anything a failure reports (psql echoes the failing line with its error).
+ */
+export async function psql(
+  ex: Executor,
+  spec: ClusterSpec,
+  node: NodeSpec,
+  sql: string,
+  options: { readonly secrets?: readonly string[] } = {},
+): Promise<string> {
   const paths = pgPaths(spec.version);
   const argv = [
     ...RUN_AS_POSTGRES,
@@ -205,7 +216,8 @@ export async function psql(ex: Executor, spec: ClusterSpec, node: NodeSpec, sql:
     '-d',
     'postgres',
   ];
-  const r = await ex.exec(argv, { sudo: true, stdin: sql, timeoutMs: 60_000 });
+  const secrets = [...credentialSecrets(spec.credentials), ...(options.secrets ?? [])];
+  const r = await ex.exec(argv, { sudo: true, stdin: sql, timeoutMs: 60_000, secrets });
   return r.stdout;
 }
 

@@ -1,5 +1,5 @@
 // galera with mariabackup SST (spec option; rsync is the default): the SST user and its 0640 credentials file, joins by
-// mariabackup, one Primary component of 3.
+// mariabackup, one Primary component of 3; no password nines generated in GCache or any server/SST log.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -7,7 +7,10 @@ import { createTestLab, type TestLab } from '../../../src/lab/index.ts';
 import { validateSpec, type ClusterSpec } from '../../../src/core/spec.ts';
 import { galeraEngine } from '../../../src/engines/galera/index.ts';
 import { adminEndpoint, readGaleraState, withSql } from '../../../src/engines/mysql/index.ts';
+import { ensureAppUser } from '../../../src/engines/registry.ts';
 import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
+import { poll } from '../../support/poll.ts';
+import { findSecrets, scannedFiles } from '../../support/secret-scan.ts';
 
 const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
 const LOGS = join(import.meta.dirname, '..', '..', '..', '.lab', 'logs');
@@ -63,5 +66,42 @@ describe('galera with mariabackup SST on lab hosts', { timeout: ms(300_000) }, (
       check: false,
     });
     assert.ok(Number(log.stdout.trim()) > 0, 'the joiner ran wsrep_sst_mariabackup');
+  });
+
+  test('no password nines generated is in GCache or any server or SST log of any node', async () => {
+    const topology = await galeraEngine.discover(labEngineContext(lab.inventory, spec, hosts));
+    const app = { user: 'galapp', password: 'gal-app-Secret-7', database: 'gal' };
+    await ensureAppUser(hosts, spec, topology, app);
+    await poll('the application user on every node', ms(10_000), async () => {
+      const counts = await Promise.all(
+        spec.nodes.map((n) =>
+          withSql(adminEndpoint(spec, n), (c) =>
+            c.query("SELECT COUNT(*) AS n FROM mysql.user WHERE user = 'galapp'"),
+          ),
+        ),
+      );
+      return counts.every((r) => Number(r[0]?.n) === 1) ? true : undefined;
+    });
+    const generated = [...Object.values(spec.credentials), app.password];
+    for (const n of spec.nodes) {
+      const ex = hosts.executor(n.host);
+      const files = await scannedFiles(ex);
+      assert.ok(
+        files.some((f) => f.endsWith('/galera.cache')),
+        `GCache scanned: ${files.join(', ')}`,
+      );
+      assert.deepEqual(await findSecrets(ex, generated), [], `on ${n.host}`);
+    }
+    // The scan sees clear text where it exists: a user created here with IDENTIFIED BY '<clear text>'.
+    const first = spec.nodes[0];
+    assert.ok(first);
+    await withSql(adminEndpoint(spec, first), (c) =>
+      c.execute(`CREATE OR REPLACE USER 'control'@'localhost' IDENTIFIED BY 'control-Secret-8'`),
+    );
+    const control = await findSecrets(hosts.executor(first.host), ['control-Secret-8']);
+    assert.ok(
+      control.some((h) => h.includes('galera.cache')),
+      `positive control: ${control.join(', ')}`,
+    );
   });
 });

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { startTestSshd, freePort } from './sshd-server.ts';
 import type { TestSshd } from './sshd-server.ts';
 import { createSshExecutor } from '../../../src/hosts/ssh-executor.ts';
@@ -118,6 +119,31 @@ describe('ssh executor (real sshd)', { timeout: T(120_000) }, () => {
     const local = execFileSync('sha256sum', { input: data, encoding: 'utf8' });
     assert.equal(r.stdout, local);
     assert.equal((await ex.exec(['cat'])).stdout, '', 'no stdin: EOF at once, no hang');
+  });
+
+  test('stdout streamed into the stdin of another command: every byte, with backpressure (a slow reader bounds the buffer)', async () => {
+    const ex = createSshExecutor(opts);
+    const file = join(sshd.dir, 'stream.bin');
+    const data = randomBytes(24 * 1024 * 1024);
+    writeFileSync(file, data);
+    const pipe = new PassThrough({ highWaterMark: 1024 * 1024 });
+    let maxBuffered = 0;
+    const sampler = setInterval(() => {
+      maxBuffered = Math.max(maxBuffered, pipe.readableLength + pipe.writableLength);
+    }, 5);
+    try {
+      // The reader sleeps first: without backpressure the whole file would pile up in the controller.
+      const reading = ex.exec(['sh', '-c', 'sleep 1; sha256sum'], { stdin: pipe, timeoutMs: T(60_000) });
+      const sent = await ex.exec(['cat', '--', file], { stdoutTo: pipe, timeoutMs: T(60_000) });
+      assert.equal(sent.stdout, '', 'streamed output is not collected');
+      pipe.end();
+      const r = await reading;
+      assert.equal(r.stdout, execFileSync('sha256sum', { input: data, encoding: 'utf8' }));
+      assert.ok(maxBuffered < 8 * 1024 * 1024, `at most a few MiB buffered, saw ${maxBuffered}`);
+    } finally {
+      clearInterval(sampler);
+      rmSync(file, { force: true });
+    }
   });
 
   test('one pooled connection is reused across commands and executors; >8 concurrent commands queue', async () => {

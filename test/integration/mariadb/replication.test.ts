@@ -1,6 +1,7 @@
 // mariadb-replication on real lab hosts: deploy 3 nodes (semi-sync), a row written on the primary read back on
 // every replica, read-only replicas for a non-SUPER user, import, add and remove a 4th node, refusals and
-// wrong credentials.
+// wrong credentials; the data copy for a new node goes through the controller (no port opened on any host) and no
+// password nines generated appears in any binlog, relay log or server log.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -16,8 +17,10 @@ import {
   withSql,
   type SqlClient,
 } from '../../../src/engines/mysql/index.ts';
+import { ensureAppUser } from '../../../src/engines/registry.ts';
 import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
 import { poll } from '../../support/poll.ts';
+import { findSecrets, scannedFiles } from '../../support/secret-scan.ts';
 
 const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
 const LOGS = join(import.meta.dirname, '..', '..', '..', '.lab', 'logs');
@@ -255,10 +258,31 @@ describe('mariadb-replication on lab hosts', { timeout: ms(600_000) }, () => {
       // The host of the removed 4th node, wiped like a new machine.
       await hosts.executor(node(3).host).exec(['find', '/var/lib/mysql', '-mindepth', '1', '-delete']);
       const ctx = labEngineContext(lab.inventory, spec4, hosts);
-      const added = await mariadbReplicationEngine.addNode(ctx, node(3));
-      assert.ok(
-        ctx.lines.some((l) => l.includes('copied the data')),
-        ctx.lines.join('\n'),
+      // While the node is added (and copied), every listening socket on the source and the new node is sampled:
+      // the copy must not open a port (it streams through the controller's SSH connections).
+      const adding = mariadbReplicationEngine.addNode(ctx, node(3));
+      const listeners = new Set<string>();
+      let finished = false;
+      void adding.finally(() => (finished = true)).catch(() => undefined);
+      for (let i = 0; i < 3000 && !finished; i++) {
+        for (const n of [node(0), node(3)]) {
+          const r = await hosts.executor(n.host).exec(['ss', '-Hltn'], { sudo: true });
+          for (const line of r.stdout.split('\n')) {
+            const local = line.trim().split(/\s+/)[3];
+            if (local) listeners.add(`${n.host} ${local}`);
+          }
+        }
+      }
+      const added = await adding;
+      const copied = ctx.lines.find((l) => l.includes('copied the data'));
+      assert.ok(copied, ctx.lines.join('\n'));
+      console.log(copied);
+      const ports = [...listeners].map((l) => l.slice(l.lastIndexOf(':') + 1));
+      assert.ok(ports.includes('22'), `the sampling saw sshd: ${[...listeners].join(', ')}`);
+      assert.deepEqual(
+        [...listeners].filter((l) => !/:(22|3306)$/.test(l)),
+        [],
+        'no listener but sshd and mariadbd during the copy',
       );
       assert.deepEqual(summary(added).at(-1), `${node(3).host}:3306 replica <- ${node(0).host}:3306`);
       assert.equal(added.nodes.at(-1)?.state, 'replicating');
@@ -272,6 +296,45 @@ describe('mariadb-replication on lab hosts', { timeout: ms(600_000) }, () => {
         return rows.length === 5 ? rows.map((r) => Number(r.id)) : undefined;
       });
       assert.deepEqual(ids, [1, 2, 3, 4, 5]);
+    },
+  );
+
+  test(
+    'no password nines generated is in any binlog, relay log, GCache or server log of any node',
+    { timeout: ms(120_000) },
+    async () => {
+      const topology = await mariadbReplicationEngine.discover(labEngineContext(lab.inventory, spec4, hosts));
+      const app = { user: 'shopapp', password: 'shop-app-Secret-7', database: 'shop' };
+      await ensureAppUser(hosts, spec4, topology, app);
+      await poll('the application user on every replica', ms(10_000), async () => {
+        const counts = await Promise.all(
+          spec4.nodes.map((n) =>
+            withSql(adminEndpoint(spec, n), (c) =>
+              c.query("SELECT COUNT(*) AS n FROM mysql.user WHERE user = 'shopapp'"),
+            ),
+          ),
+        );
+        return counts.every((r) => Number(r[0]?.n) === 1) ? true : undefined;
+      });
+      const generated = [...Object.values(spec.credentials), app.password];
+      for (const n of spec4.nodes) {
+        const files = await scannedFiles(hosts.executor(n.host));
+        assert.ok(
+          files.some((f) => /-bin\.\d+$/.test(f)) &&
+            (n === node(0) || files.some((f) => /-relay\.\d+$/.test(f))),
+          `binlogs and relay logs scanned on ${n.host}: ${files.join(', ')}`,
+        );
+        assert.deepEqual(await findSecrets(hosts.executor(n.host), generated), [], `on ${n.host}`);
+      }
+      // The scan sees clear text where it exists: a user created here with IDENTIFIED BY '<clear text>'.
+      await withSql(adminEndpoint(spec, node(0)), (c) =>
+        c.execute(`CREATE OR REPLACE USER 'control'@'localhost' IDENTIFIED BY 'control-Secret-8'`),
+      );
+      const control = await findSecrets(hosts.executor(node(0).host), ['control-Secret-8']);
+      assert.ok(
+        control.some((h) => h.includes('-bin.')),
+        `positive control: ${control.join(', ')}`,
+      );
     },
   );
 });

@@ -1,5 +1,7 @@
 // postgres-streaming on real lab hosts: a deploy interrupted by a standby host crash and finished by a re-run,
-// replication of a row, read-only standbys, quorum sync, discover, add/remove a node, wrong password on import.
+// replication of a row, read-only standbys, quorum sync, discover, add/remove a node, wrong password on import,
+// and no password nines generated (its own roles', the application user's) in any server log, even with
+// log_statement = 'all'.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
@@ -10,8 +12,10 @@ import { isNinesError, NinesError } from '../../../src/core/errors.ts';
 import type { EngineContext } from '../../../src/engines/engine.ts';
 import { postgresEngine } from '../../../src/engines/postgres/index.ts';
 import { connectSql, withSql, type SqlClient } from '../../../src/engines/postgres/sql.ts';
-import { PG_USERS, slotName } from '../../../src/engines/postgres/config.ts';
+import { PG_USERS, scramVerifier, slotName } from '../../../src/engines/postgres/config.ts';
+import { ensureAppUser } from '../../../src/engines/registry.ts';
 import { labEngineContext, labHostAccess, TIMEOUT_SCALE } from '../../support/lab-engine.ts';
+import { findSecrets, scannedFiles } from '../../support/secret-scan.ts';
 import { poll } from '../../support/poll.ts';
 
 const ms = (n: number): number => Math.round(n * TIMEOUT_SCALE);
@@ -236,5 +240,58 @@ describe('postgres-streaming on lab hosts', { timeout: ms(600_000) }, () => {
       assert.ok(!e.message.includes('not-the-password'));
       return true;
     });
+  });
+
+  it('no password nines generated reaches a server log, even with log_statement = all', 60_000, async () => {
+    const primary = node(0);
+    const app = { user: 'pgapp', password: "pg-app-Secret'7", database: 'pgapp' };
+    await withSql(
+      { host: primary.host, port: primary.port, user: PG_USERS.admin, password: spec.credentials.admin },
+      {},
+      async (c) => {
+        await c.query(`ALTER SYSTEM SET log_statement = 'all'`);
+        await c.query('SELECT pg_reload_conf()');
+      },
+    );
+    try {
+      const topology = await postgresEngine.discover(ctxFor(spec));
+      await ensureAppUser(hosts, spec, topology, app);
+      // A second run alters the existing role (the ALTER ROLE ... PASSWORD path).
+      await ensureAppUser(hosts, spec, topology, app);
+      // The stored verifier is the one of the application password (pg_hba admits the app user only from
+      // proxies, so it is checked by recomputing it with the stored salt).
+      const [row] = await withSql(
+        { host: primary.host, port: primary.port, user: PG_USERS.admin, password: spec.credentials.admin },
+        {},
+        (c) => c.query<{ v: string }>(`SELECT rolpassword AS v FROM pg_authid WHERE rolname = 'pgapp'`),
+      );
+      const salt = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(row?.v ?? '')?.[1];
+      assert.ok(salt, `a SCRAM verifier is stored: ${row?.v.slice(0, 20)}`);
+      assert.equal(row?.v, scramVerifier(app.password, Buffer.from(salt, 'base64')));
+    } finally {
+      await withSql(
+        { host: primary.host, port: primary.port, user: PG_USERS.admin, password: spec.credentials.admin },
+        {},
+        async (c) => {
+          await c.query('ALTER SYSTEM RESET log_statement');
+          await c.query('SELECT pg_reload_conf()');
+        },
+      );
+    }
+    const generated = [...Object.values(spec.credentials), app.password];
+    for (const n of spec.nodes) {
+      const ex = hosts.executor(n.host);
+      const files = await scannedFiles(ex);
+      assert.ok(
+        files.some((f) => f.startsWith('/var/log/postgresql/')),
+        `server log scanned: ${files.join(', ')}`,
+      );
+      assert.deepEqual(await findSecrets(ex, generated), [], `on ${n.host}`);
+    }
+    // The statements were logged (so the scan would have seen a clear password in them).
+    const log = await hosts.executor(primary.host).exec(['sh', '-c', 'cat /var/log/postgresql/*.log'], {
+      sudo: true,
+    });
+    assert.match(log.stdout, /statement: .*ALTER ROLE "pgapp" LOGIN PASSWORD 'SCRAM-SHA-256\$/);
   });
 });

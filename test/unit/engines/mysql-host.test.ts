@@ -106,5 +106,5 @@ test('root SQL travels on stdin (never argv); failures keep only the ERROR line,
     '--user=root',
     '--batch',
   ]);
-  assert.equal(String(call?.options.stdin), "ALTER USER 'x'@'y' IDENTIFIED BY 's3cret-pw';\n");
+  assert.equal(call?.options.stdin, "ALTER USER 'x'@'y' IDENTIFIED BY 's3cret-pw';\n");
 });

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { validateSpec } from '../../../src/core/spec.ts';
 import { isNinesError } from '../../../src/core/errors.ts';
 import { renderIni, sqlString } from '../../../src/engines/mysql/config.ts';
-import { specSecrets, sqlScript, userStatements } from '../../../src/engines/mysql/users.ts';
+import {
+  nativePasswordHash,
+  specSecrets,
+  sqlScript,
+  userStatements,
+} from '../../../src/engines/mysql/users.ts';
 import { parseBatchOutput } from '../../../src/engines/mysql/root-sql.ts';
 import { classifySqlError, sqlErrno } from '../../../src/engines/mysql/sql.ts';
 import { parseGaleraStatus, parseReplicationState } from '../../../src/engines/mysql/observe.ts';
@@ -23,8 +28,8 @@ const spec = validateSpec({
 test('users: admin from localhost, controller and nodes; monitor from the controller; repl from nodes', () => {
   const statements = userStatements(spec, '10.0.0.1', { replication: true, sst: false });
   assert.deepEqual(statements.slice(0, 3), [
-    "CREATE USER IF NOT EXISTS 'nines_admin'@'localhost' IDENTIFIED BY 'adm''in\\\\pw1'",
-    "ALTER USER 'nines_admin'@'localhost' IDENTIFIED BY 'adm''in\\\\pw1'",
+    `CREATE USER IF NOT EXISTS 'nines_admin'@'localhost' IDENTIFIED BY PASSWORD '${nativePasswordHash("adm'in\\pw1")}'`,
+    `ALTER USER 'nines_admin'@'localhost' IDENTIFIED BY PASSWORD '${nativePasswordHash("adm'in\\pw1")}'`,
     "GRANT ALL PRIVILEGES ON *.* TO 'nines_admin'@'localhost' WITH GRANT OPTION",
   ]);
   const grants = statements.filter((s) => s.startsWith('GRANT'));
