@@ -1,7 +1,7 @@
 // API benchmark: requests/s and latency of GET /api/v1/clusters with 100 clusters in the store (real server on
 // loopback, keep-alive), controller start-up time (spawn -> /health answers) and idle RSS. The seeded clusters are
 // fakes on loopback addresses and the controller runs with monitoring off (bench/monitor.ts measures monitoring).
-//   node bench/api.ts [--seconds 10] [--concurrency 32]
+//   npm run bench -- api [--seconds 10] [--concurrency 32]
 // Goals: > 2,000 req/s, < 120 MB RSS, < 1 s start.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -150,7 +150,7 @@ try {
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const r = await load(ctl.url, token);
   const loadedRss = rssMb(ctl.pid);
-  console.log(`command: node bench/api.ts --seconds ${seconds} --concurrency ${concurrency}`);
+  console.log(`command: npm run bench -- api --seconds ${seconds} --concurrency ${concurrency}`);
   console.log(
     `GET /api/v1/clusters (100 clusters): ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (${r.n} requests, ${concurrency} concurrent, keep-alive)`,
   );

@@ -2,7 +2,7 @@
 // each run: mariadb-replication (semi-sync: every replica replicating, marker row read back on each; goal
 // <= 20 s) and galera (every node Synced in a Primary component of 3, marker row read on each; goal <= 30 s),
 // with the time of each step.
-//   node bench/deploy-mariadb.ts [runs=1] [nodes=3] [types=replication,galera-rsync,galera-mariabackup]
+//   npm run bench -- deploy-mariadb [runs=1] [nodes=3] [types=replication,galera-rsync,galera-mariabackup]
 import { cpus } from 'node:os';
 import { createTestLab } from '../src/lab/index.ts';
 import { validateSpec, type ClusterSpecInput } from '../src/core/spec.ts';
@@ -80,7 +80,7 @@ async function once(v: Variant): Promise<{ totalMs: number; steps: [string, numb
   }
 }
 
-console.log(`command: node bench/deploy-mariadb.ts ${runs} ${nodes} ${types.join(',')}`);
+console.log(`command: npm run bench -- deploy-mariadb ${runs} ${nodes} ${types.join(',')}`);
 console.log(`machine: ${process.platform}, ${cpus().length} cores, node ${process.version}`);
 const results: string[] = [];
 for (const type of types) {

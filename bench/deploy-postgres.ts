@@ -1,7 +1,7 @@
 // Wall time of a postgres-streaming deploy of 3 nodes (primary + 2 standbys, synchronous) on a fresh lab, from
 // deploy start until healthy (every standby streaming, the marker row read back on each), per step, over a few
 // runs (a fresh lab each run). Goal: <= 15 s.
-//   node bench/deploy-postgres.ts [runs=3] [nodes=3]
+//   npm run bench -- deploy-postgres [runs=3] [nodes=3]
 import { cpus } from 'node:os';
 import { createTestLab } from '../src/lab/index.ts';
 import { validateSpec } from '../src/core/spec.ts';
@@ -49,7 +49,7 @@ async function once(): Promise<{ totalMs: number; steps: [string, number][] }> {
   }
 }
 
-console.log(`command: node bench/deploy-postgres.ts ${runs} ${nodes}`);
+console.log(`command: npm run bench -- deploy-postgres ${runs} ${nodes}`);
 console.log(`machine: ${process.platform}, ${cpus().length} cores, node ${process.version}`);
 const totals: number[] = [];
 for (let i = 0; i < runs; i++) {

@@ -2,7 +2,7 @@
 // in the inventory, for each type with 3 nodes on a fresh lab each run (an in-process controller: the same
 // job the API and CLI run, SSH connectivity check and controller address included; no endpoint).
 // Goals: galera <= 30 s, mariadb-replication <= 20 s, postgres-streaming <= 15 s.
-//   node bench/deploy.ts [runs=1] [types=mariadb-replication,galera,postgres-streaming]
+//   npm run bench -- deploy [runs=1] [types=mariadb-replication,galera,postgres-streaming]
 // galera uses the default SST method (rsync); add "galera-mariabackup" for mariabackup SST.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -61,7 +61,7 @@ async function once(name: string): Promise<{ totalMs: number; steps: [string, nu
   }
 }
 
-console.log(`command: node bench/deploy.ts ${runs} ${types.join(',')}`);
+console.log(`command: npm run bench -- deploy ${runs} ${types.join(',')}`);
 console.log(`machine: ${process.platform}, ${cpus().length} cores, node ${process.version}`);
 const results: string[] = [];
 for (const name of types) {

@@ -1,6 +1,6 @@
 // Wall time of `nines lab up --hosts 3` (until every sshd accepts connections) and `nines lab down`, through the
 // real CLI (Node start-up included), over a few runs.
-//   node bench/lab-up.ts [runs=5] [hosts=3]
+//   npm run bench -- lab-up [runs=5] [hosts=3]
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomLabName } from '../src/lab/testing.ts';

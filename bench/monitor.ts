@@ -1,6 +1,6 @@
 // Monitor scale bench: controller CPU (process.cpuUsage) and memory while monitoring N nodes at the default 1 s
 // interval, per-node cost, and detection latency from a node crash (labFault crash) to the node `down` event.
-//   node bench/monitor.ts [--clusters 3] [--nodes 3] [--seconds 30] [--runs 3]
+//   npm run bench -- monitor [--clusters 3] [--nodes 3] [--seconds 30] [--runs 3]
 // Needs root (lab hosts). Goals: <= 0.3 % of one core and <= 2 MB per node; detection <= 2 s.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const mb = (b: number): string => (b / 1048576).toFixed(1);
 
 console.log(
-  `command: node bench/monitor.ts --clusters ${clusters} --nodes ${perCluster} --seconds ${seconds} --runs ${runs}`,
+  `command: npm run bench -- monitor --clusters ${clusters} --nodes ${perCluster} --seconds ${seconds} --runs ${runs}`,
 );
 const lab = await createTestLab(total);
 const inv = lab.inventory;

@@ -2,7 +2,7 @@
 // SshExecutor (process-group wrapper included), plus the same over a bare ssh2 channel for comparison, and the
 // throughput with 8 commands in flight.
 //
-//   node bench/ssh-latency.ts [--n 1000] [inventory.json]
+//   npm run bench -- ssh-latency [--n 1000] [inventory.json]
 //
 // Without an inventory it starts its own sshd on 127.0.0.1 (test/integration/hosts/sshd-server.ts). With a
 // lab inventory (src/lab writes <lab dir>/inventory.json) it measures against the lab's first host.
@@ -102,7 +102,7 @@ async function bareChannel(target: Target, n: number): Promise<number[]> {
 
 async function main(): Promise<void> {
   const { n, inventory } = parseArgs(process.argv.slice(2));
-  console.log(`$ node bench/ssh-latency.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
+  console.log(`$ npm run bench -- ssh-latency ${process.argv.slice(2).join(' ')}`.trimEnd());
   let sshd: TestSshd | undefined;
   let target: Target;
   if (inventory) {
