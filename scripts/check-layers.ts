@@ -1,7 +1,8 @@
 // Keeps imports pointing down the layers of ARCHITECTURE.md:
 //   core <- hosts <- engines | proxies | lab <- controller <- api <- cli | web
 // A file may import from its own folder or from a lower layer, never from a sibling or a higher one.
-// core/ does no I/O, and only hosts/ and engines/ talk to drivers (ssh2, mariadb, pg).
+// core/ does no I/O, only hosts/ and engines/ talk to drivers (ssh2, mariadb, pg), and nothing in src/ imports
+// from outside it (test doubles live under test/, where no production start can reach them).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname, sep } from 'node:path';
 
@@ -54,7 +55,9 @@ for (const file of walk(root)) {
   for (const match of text.matchAll(importRe)) {
     const spec = match[1] ?? match[2] ?? '';
     const where = `${relative(process.cwd(), file)}: imports '${spec}'`;
-    if (spec.startsWith('.')) {
+    if (spec.startsWith('.') && relative(root, resolve(dirname(file), spec)).startsWith('..')) {
+      problems.push(`${where}: src/ never imports from outside src/ (test doubles live in test/)`);
+    } else if (spec.startsWith('.')) {
       const to = layerOf(resolve(dirname(file), spec));
       const fromRank = RANK[from];
       const toRank = RANK[to];

@@ -3,7 +3,7 @@
 import { NinesError } from '../core/errors.ts';
 import { loadApiTls } from '../controller/api-tls.ts';
 import { loadConfig, parseListen, type LoadConfigOptions } from '../controller/config.ts';
-import { Controller } from '../controller/controller.ts';
+import { Controller, type ControllerOptions } from '../controller/controller.ts';
 import { createLogger } from '../controller/logger.ts';
 import { buildApp } from './app.ts';
 import { openStreams } from './sse.ts';
@@ -18,13 +18,17 @@ export interface Daemon {
   stop(reason?: string): Promise<void>;
 }
 
-export async function startDaemon(
-  options: LoadConfigOptions & { readonly handleSignals?: boolean },
-): Promise<Daemon> {
+export interface DaemonOptions extends LoadConfigOptions {
+  readonly handleSignals?: boolean;
+  /** Extra wiring of the controller (test doubles; `nines controller start` passes none). */
+  readonly controller?: Omit<ControllerOptions, 'config' | 'logger'>;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const started = Date.now();
   const config = loadConfig(options);
   const logger = createLogger(config.logLevel);
-  const controller = Controller.open({ config, logger });
+  const controller = Controller.open({ ...options.controller, config, logger });
   let tls: ReturnType<typeof loadApiTls>;
   try {
     tls = loadApiTls(config, logger); // after open(): the data directory exists and is locked

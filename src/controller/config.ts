@@ -131,10 +131,6 @@ export const ConfigSchema = z.strictObject({
       retentionIntervalMs: 30_000,
       metricsPublic: false,
     }),
-  /** Registers test-only job types (test.sleep). Never in production. */
-  testJobs: z.boolean('expected true or false').default(false),
-  /** Deploy jobs touch no host (fake engine and endpoint, TCP connectivity probe). Tests only. */
-  testFakeDeploy: z.boolean('expected true or false').default(false),
 });
 export type ControllerConfig = Readonly<z.output<typeof ConfigSchema>> & {
   readonly jobs: Readonly<z.output<typeof ConfigSchema>['jobs']>;
@@ -162,8 +158,6 @@ export const CONFIG_ENV: Readonly<
   NINES_MONITOR_PROBE_TIMEOUT_MS: { path: ['monitor', 'probeTimeoutMs'], type: 'number' },
   NINES_METRICS_TOKEN: { path: ['monitor', 'metricsToken'], type: 'string' },
   NINES_METRICS_PUBLIC: { path: ['monitor', 'metricsPublic'], type: 'boolean' },
-  NINES_TEST_JOBS: { path: ['testJobs'], type: 'boolean' },
-  NINES_TEST_FAKE_DEPLOY: { path: ['testFakeDeploy'], type: 'boolean' },
 };
 
 export interface LoadConfigOptions {

@@ -11,7 +11,6 @@ import { EventBus } from './events.ts';
 import {
   HostPool,
   deployJobTypes,
-  fakeDeployDeps,
   realDeployDeps,
   submitCreate,
   submitImport,
@@ -22,7 +21,6 @@ import {
 } from './deploy/index.ts';
 import { clusterDeleteJob } from './jobs/cluster-jobs.ts';
 import { JobRunner } from './jobs/runner.ts';
-import { TEST_JOB_TYPES } from './jobs/test-jobs.ts';
 import type { JobType } from './jobs/types.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { engineDrivers } from './monitor/drivers.ts';
@@ -110,14 +108,10 @@ export class Controller {
       maxConcurrent: options.config.jobs.maxConcurrent,
     });
     this.deployDeps =
-      options.deploy ??
-      (options.config.testFakeDeploy
-        ? fakeDeployDeps(options.probeHost)
-        : realDeployDeps(new HostPool(options.config.dataDir, this.logger), options.probeHost));
+      options.deploy ?? realDeployDeps(new HostPool(options.config.dataDir, this.logger), options.probeHost);
     for (const t of deployJobTypes(this.deployDeps)) this.jobs.registerJobType(t);
     this.failInterruptedDeploys();
     this.jobs.registerJobType(clusterDeleteJob);
-    if (options.config.testJobs) for (const t of TEST_JOB_TYPES) this.jobs.registerJobType(t);
     for (const t of options.jobTypes ?? []) this.jobs.registerJobType(t);
     this.monitor = new MonitorService({
       store,

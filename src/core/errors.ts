@@ -187,7 +187,7 @@ export const ERRORS = {
   },
   NINES_E_JOB_TYPE_UNKNOWN: {
     message: 'No job type of that name is registered',
-    hint: 'Check the job type; test job types exist only when the controller runs with NINES_TEST_JOBS=1.',
+    hint: 'Check the job type ("nines job list" shows the types in use); test job types exist only in the test suite.',
     status: 400,
   },
   NINES_E_JOB_NOT_CANCELLABLE: {

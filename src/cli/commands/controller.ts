@@ -11,14 +11,14 @@ Runs the nines controller (API, jobs, store) in the foreground until SIGTERM or 
 Options:
   --data-dir DIR      where the database, secret key and admin.token live
                       (default $NINES_DATA_DIR, $XDG_STATE_HOME/nines or ~/.local/state/nines)
-  --config FILE       YAML config file (keys: dataDir, listen, logLevel, jobs, api, testJobs)
+  --config FILE       YAML config file (keys: dataDir, listen, logLevel, jobs, api, monitor)
   --listen HOST:PORT  API address (default $NINES_LISTEN or 127.0.0.1:8456; port 0 = any free port).
                       Beyond loopback the API serves HTTPS: api.tls.certFile/keyFile from the config, else a
                       self-signed certificate generated in DIR on first start (its fingerprint is logged)
   --insecure-http     serve plain HTTP on an address beyond loopback anyway (logged as a warning)
 
 Environment: NINES_DATA_DIR, NINES_LISTEN, NINES_LOG_LEVEL, NINES_JOBS_MAX_CONCURRENT, NINES_SHUTDOWN_GRACE_MS,
-NINES_SSE_HEARTBEAT_MS, NINES_API_INSECURE_HTTP, NINES_TEST_JOBS (docs/api.md lists the api.* limits). Logs are JSON lines on stdout.
+NINES_SSE_HEARTBEAT_MS, NINES_API_INSECURE_HTTP, NINES_MONITOR_*, NINES_METRICS_* (docs/api.md lists the api.* limits). Logs are JSON lines on stdout.
 On first start an admin API token is written to DIR/admin.token (mode 0600).`;
 
 export const group: CommandGroup = {

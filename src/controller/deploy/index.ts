@@ -1,6 +1,6 @@
 // Deploy, import and grow clusters through jobs (see docs/operations.md).
 export { HostPool, KNOWN_HOSTS_FILE, parseSshClient } from './hosts.ts';
-export { fakeDeployDeps, realDeployDeps } from './deps.ts';
+export { realDeployDeps } from './deps.ts';
 export type { DeployDeps, EndpointSummary } from './deps.ts';
 export {
   deployJobTypes,

@@ -1,4 +1,5 @@
-// Integration helpers: a real controller process (node src/cli/main.ts controller start) on a random port.
+// Integration helpers: a real controller process on a random port: test/support/test-controller.ts, which is
+// `nines controller start` with the test job types and the fake deploy wired in.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { createInterface } from 'node:readline';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+const TEST_CONTROLLER = join(ROOT, 'test', 'support', 'test-controller.ts');
 export const SCALE = Number(process.env.NINES_TIMEOUT_SCALE ?? 1);
 
 export interface ControllerProcess {
@@ -35,16 +37,14 @@ export function startController(
     process.execPath,
     [
       '--disable-warning=ExperimentalWarning',
-      MAIN,
-      'controller',
-      'start',
+      TEST_CONTROLLER,
       '--data-dir',
       dataDir,
       '--listen',
       '127.0.0.1:0',
     ],
     {
-      env: { ...process.env, NINES_TEST_JOBS: '1', NINES_TEST_FAKE_DEPLOY: '1', ...env },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

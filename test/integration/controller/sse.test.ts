@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startDaemon } from '../../../src/api/daemon.ts';
 import { ApiClient } from '../../../src/cli/client.ts';
+import { TEST_JOB_TYPES } from '../../support/test-jobs.ts';
 import { tempDir, SCALE } from './helpers.ts';
 
 interface Ev {
@@ -42,7 +43,8 @@ test(
   { timeout: 60_000 * SCALE },
   async () => {
     const daemon = await startDaemon({
-      env: { NINES_TEST_JOBS: '1', NINES_LOG_LEVEL: 'warn', NINES_SSE_HEARTBEAT_MS: '200' },
+      env: { NINES_LOG_LEVEL: 'warn', NINES_SSE_HEARTBEAT_MS: '200' },
+      controller: { jobTypes: TEST_JOB_TYPES },
       overrides: { dataDir: join(tempDir(), 'data'), listen: '127.0.0.1:0' },
       handleSignals: false,
     });

@@ -14,10 +14,10 @@ test('defaults, then file, then environment, then flags; the result is deeply fr
   assert.equal(fromFile.listen, '0.0.0.0:9000');
   assert.equal(fromFile.jobs.maxConcurrent, 4);
   assert.equal(fromFile.jobs.shutdownGraceMs, 10_000);
-  assert.equal(fromFile.testJobs, false);
-  const fromEnv = loadConfig({ file, env: { NINES_LISTEN: '127.0.0.1:9001', NINES_TEST_JOBS: '1' } });
+  assert.equal(fromFile.monitor.enabled, true);
+  const fromEnv = loadConfig({ file, env: { NINES_LISTEN: '127.0.0.1:9001', NINES_MONITOR_ENABLED: '0' } });
   assert.equal(fromEnv.listen, '127.0.0.1:9001');
-  assert.equal(fromEnv.testJobs, true);
+  assert.equal(fromEnv.monitor.enabled, false);
   const fromFlag = loadConfig({
     file,
     env: { NINES_LISTEN: '127.0.0.1:9001' },

@@ -6,6 +6,8 @@ import { loadConfig } from '../../../src/controller/config.ts';
 import { Controller, type ControllerOptions } from '../../../src/controller/controller.ts';
 import type { ProbeHost } from '../../../src/controller/probe.ts';
 import type { JobRecord, JobState } from '../../../src/controller/store/job-repo.ts';
+import { fakeDeployDeps } from '../../support/fake-deploy.ts';
+import { TEST_JOB_TYPES } from '../../support/test-jobs.ts';
 
 export const okProbe: ProbeHost = (target) => Promise.resolve({ detail: `fake probe ${target.host}` });
 
@@ -28,15 +30,20 @@ export function openTemp(
   writeFileSync(keyFile, 'not a real key\n', { mode: 0o600 });
   const config = loadConfig({
     env: {
-      NINES_TEST_JOBS: '1',
-      NINES_TEST_FAKE_DEPLOY: '1',
       NINES_MONITOR_ENABLED: '0', // monitoring has its own tests (test/unit/monitor)
       NINES_LOG_LEVEL: 'silent',
       ...options.env,
     },
     overrides: { dataDir: join(dir, 'data') },
   });
-  const controller = Controller.open({ config, probeHost: options.probeHost ?? okProbe });
+  const probeHost = options.probeHost ?? okProbe;
+  const controller = Controller.open({
+    config,
+    probeHost,
+    deploy: options.deploy ?? fakeDeployDeps(probeHost),
+    jobTypes: [...TEST_JOB_TYPES, ...(options.jobTypes ?? [])],
+    ...(options.monitorDrivers ? { monitorDrivers: options.monitorDrivers } : {}),
+  });
   if (options.start !== false) controller.start();
   return {
     controller,

@@ -1,11 +1,12 @@
-// Job types for tests only, registered when the controller runs with NINES_TEST_JOBS=1 (config testJobs).
+// Job types for tests only. They live under test/ so production code cannot reach them: a test registers them
+// through ControllerOptions.jobTypes (test/unit/controller/helpers.ts, test/support/test-controller.ts).
 //   test.sleep       writing, resumable: `steps` steps of `ms` each; `fail` = true (after all steps) or a step number
 //   test.sleep-once  the same, not resumable (a restart fails it with NINES_E_JOB_INTERRUPTED)
 //   test.read        the same, reading (runs concurrently with anything)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { NinesError } from '../../core/errors.ts';
-import type { JobType } from './types.ts';
+import { NinesError } from '../../src/core/errors.ts';
+import type { JobType } from '../../src/controller/jobs/types.ts';
 
 const SleepParams = z.strictObject({
   ms: z.number().int().min(0).max(600_000).default(100),
@@ -39,8 +40,10 @@ function sleepJob(type: string, writes: boolean, resumable: boolean): JobType<Sl
   };
 }
 
-export const TEST_JOB_TYPES: readonly JobType<SleepParams>[] = [
+const types: readonly JobType<SleepParams>[] = [
   sleepJob('test.sleep', true, true),
   sleepJob('test.sleep-once', true, false),
   sleepJob('test.read', false, true),
 ];
+/** As ControllerOptions.jobTypes takes them (each type validates its own params). */
+export const TEST_JOB_TYPES = types as unknown as readonly JobType<never>[];
