@@ -8,7 +8,11 @@
 //     .on((argv) => argv[0] === 'sleep', { delayMs: 10_000 });
 //   await engine.probe(fake);
 //   assert.deepEqual(fake.commands(), ['systemctl is-active mariadb', ...]);
+//
+// A command nobody scripted is an error naming its argv (a plain Error, not a NinesError), and the test file fails at its end even when the code under test swallowed that error. Script
+// every command the test expects, or set `fallback` explicitly when "anything else exits 0" is what you mean.
 import { Readable } from 'node:stream';
+import { after } from 'node:test';
 import type { ExecOptions, ExecResult, Executor, PutFileOptions } from '../../src/hosts/executor.ts';
 import { superviseCommand, toExecResult } from '../../src/hosts/exec-core.ts';
 import type {
@@ -82,8 +86,10 @@ export class FakeExecutor implements Executor, RawExecutor {
   readonly calls: FakeCall[] = [];
   /** Files written with putFile (and readable with getFile). */
   readonly files = new Map<string, { content: Buffer; options: PutFileOptions }>();
-  /** Replies used when no pattern matches. Default: exit 0, no output. */
-  fallback: FakeResponder = {};
+  /** Replies used when no pattern matches. Default: none (an unscripted command throws). */
+  fallback: FakeResponder | undefined = undefined;
+  /** Every unscripted command run by any FakeExecutor of this test file ("host: argv"), for the final check. */
+  static readonly unscripted: string[] = [];
   #rules: { pattern: FakePattern; responder: FakeResponder; times: number }[] = [];
   closed = 0;
 
@@ -116,13 +122,19 @@ export class FakeExecutor implements Executor, RawExecutor {
     if (argv.length === 0) throw new NinesError('NINES_E_INVALID_ARGUMENT', 'empty command');
     const call: FakeCall = { kind: 'exec', argv: [...argv], options, killed: false };
     this.calls.push(call);
+    const responder = this.#take(call.argv);
+    if (responder === undefined) {
+      const line = `${this.host}: ${JSON.stringify(argv)}`;
+      FakeExecutor.unscripted.push(line);
+      throw new Error(`FakeExecutor: no script for the command ${line} (add .on(pattern, reply))`);
+    }
     return superviseCommand({
       host: this.host,
       argv,
       options,
       sudoUsed: options.sudo === true,
       start: async (sink) => {
-        const reply = await this.#reply(call);
+        const reply = typeof responder === 'function' ? await responder(call) : responder;
         if (reply.error) throw reply.error;
         let finish: () => void = () => undefined;
         const input = options.stdin instanceof Readable ? drain(options.stdin, call) : Promise.resolve();
@@ -188,10 +200,17 @@ export class FakeExecutor implements Executor, RawExecutor {
     return Promise.resolve();
   }
 
-  async #reply(call: FakeCall): Promise<FakeReply> {
-    const rule = this.#rules.find((r) => r.times > 0 && matches(r.pattern, call.argv));
+  #take(argv: readonly string[]): FakeResponder | undefined {
+    const rule = this.#rules.find((r) => r.times > 0 && matches(r.pattern, argv));
     if (rule) rule.times -= 1;
-    const responder = rule?.responder ?? this.fallback;
-    return typeof responder === 'function' ? responder(call) : responder;
+    return rule?.responder ?? this.fallback;
   }
 }
+
+// The code under test may catch the error above (a probe that reports "failed", a best-effort cleanup): the
+// file still fails, naming the commands.
+after(() => {
+  if (FakeExecutor.unscripted.length === 0) return;
+  const lines = FakeExecutor.unscripted.splice(0);
+  throw new Error(`FakeExecutor: ${lines.length} unscripted command(s) ran:\n  ${lines.join('\n  ')}`);
+});

@@ -19,7 +19,11 @@ function fakeHost(name: string, running: boolean): FakeExecutor {
   return new FakeExecutor(name)
     .on((argv) => argv.join(' ').includes('/run/systemd/system'), { stdout: 'direct\n' })
     .on((argv) => argv.includes('nines-status'), { stdout: running ? 'running 99\n' : 'stopped none\n' })
-    .on(['mariadb'], { stdout: '' });
+    .on(['mariadb'], { stdout: '' })
+    .on(['cat', '--', '/var/lib/mysql/grastate.dat'], {
+      exitCode: 1,
+      stderr: 'cat: /var/lib/mysql/grastate.dat: No such file or directory\n', // a fresh node
+    });
 }
 
 function context(fakes: Record<string, FakeExecutor>): EngineContext {

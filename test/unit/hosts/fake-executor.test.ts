@@ -2,10 +2,15 @@
 // shares the supervision code with the ssh and local executors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { FakeExecutor } from '../../support/fake-executor.ts';
 import { isNinesError } from '../../../src/core/errors.ts';
 
-test('scripted replies by pattern; later rules win; unmatched commands exit 0', async () => {
+test('scripted replies by pattern; later rules win; an unscripted command throws naming its argv', async () => {
   const fake = new FakeExecutor('db1')
     .on('systemctl is-active', { exitCode: 3 })
     .on(/^mariadb /, { stdout: 'ON\n' })
@@ -13,13 +18,41 @@ test('scripted replies by pattern; later rules win; unmatched commands exit 0', 
   assert.equal((await fake.exec(['systemctl', 'is-active', 'x'], { check: false })).exitCode, 3);
   assert.equal((await fake.exec(['mariadb', '-eSELECT 1'])).stdout, 'OFF\n');
   assert.equal((await fake.exec(['mariadb', '--version'])).stdout, 'ON\n');
-  assert.equal((await fake.exec(['uptime'])).exitCode, 0);
+  await assert.rejects(fake.exec(['uptime', '-p'], { check: false }), (err) => {
+    assert.ok(!isNinesError(err), 'a test bug, not a command failure the code could handle');
+    assert.match((err as Error).message, /no script for the command db1: \["uptime","-p"\]/);
+    return true;
+  });
   assert.deepEqual(fake.commands(), [
     'systemctl is-active x',
     'mariadb -eSELECT 1',
     'mariadb --version',
-    'uptime',
+    'uptime -p',
   ]);
+  // Recorded for the file's final check even if the code under test had swallowed the error; this test expected
+  // it, so it takes it off the list.
+  assert.deepEqual(FakeExecutor.unscripted.splice(0), ['db1: ["uptime","-p"]']);
+});
+
+test('a swallowed unscripted command still fails the test file', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'nines-fake-')), 'swallow.test.mjs');
+  const support = pathToFileURL(join(import.meta.dirname, '..', '..', 'support', 'fake-executor.ts')).href;
+  writeFileSync(
+    file,
+    `import { test } from 'node:test';
+import { FakeExecutor } from ${JSON.stringify(support)};
+test('swallows', async () => {
+  await new FakeExecutor('h9').exec(['rm', '-rf', '/x']).catch(() => undefined);
+});
+`,
+  );
+  const child = spawnSync(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', '--test', '--test-reporter=tap', file],
+    { encoding: 'utf8', env: { ...process.env, NODE_TEST_CONTEXT: undefined } }, // its own run, not a subtest of ours
+  );
+  assert.equal(child.status, 1, child.stdout);
+  assert.match(child.stdout, /1 unscripted command\(s\) ran:\s+h9: \["rm","-rf","\/x"\]/);
 });
 
 test('non-zero exit -> NINES_E_COMMAND_FAILED with host, redacted argv, exit code and stderr tail', async () => {

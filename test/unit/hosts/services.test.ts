@@ -12,6 +12,9 @@ import {
 } from '../../../src/hosts/service-commands.ts';
 import { isNinesError } from '../../../src/core/errors.ts';
 
+/** The detached start of a direct-mode daemon (the command exits at once; the daemon runs on). */
+const isDirectStart = (argv: readonly string[]): boolean => argv[0] === 'sh' && argv[3] === 'nines-start';
+
 const spec = {
   name: 'mariadb',
   argv: ['/usr/sbin/mariadbd', '--defaults-file=/etc/mysql/my.cnf'],
@@ -36,7 +39,10 @@ test('systemd mode maps onto systemctl', async () => {
   const fake = new FakeExecutor()
     .on(DETECT_SYSTEMD_ARGV.join(' '), { stdout: 'systemd\n' })
     .on('systemctl is-active --quiet mariadb.service', { exitCode: 0 })
-    .on('systemctl show --property=MainPID --value mariadb.service', { stdout: '4242\n' });
+    .on('systemctl show --property=MainPID --value mariadb.service', { stdout: '4242\n' })
+    .on('systemctl start mariadb.service', {})
+    .on('systemctl stop mariadb@2.service', {})
+    .on('systemctl restart mariadb.service', {});
   const sm = createServiceManager(fake);
   await sm.start(spec);
   assert.deepEqual(await sm.status('mariadb'), { state: 'running', mode: 'systemd', pid: 4242 });
@@ -56,6 +62,7 @@ test('systemd mode maps onto systemctl', async () => {
 test('direct start: status, detached start with setpriv and pidfile, then polls until running', async () => {
   const statusCmd = directStatusArgv('/run/nines/mariadb.pid').join(' ');
   const fake = new FakeExecutor()
+    .on(isDirectStart, {})
     .on(statusCmd, { stdout: 'running 777\n' })
     .on(statusCmd, { stdout: 'starting 777\n' }, 1)
     .on(statusCmd, { stdout: 'stopped none\n' }, 1);
@@ -90,6 +97,7 @@ test('direct start is a no-op when already running, fails with the log tail when
   assert.equal(running.commands().length, 1);
 
   const dying = new FakeExecutor()
+    .on(isDirectStart, {})
     .on(statusCmd, { stdout: 'stopped dead\n' })
     .on(statusCmd, { stdout: 'stopped none\n' }, 1)
     .on('tail -n 30 -- /var/log/mysql/error.log', { stdout: '[ERROR] Aborting\n' });
@@ -118,6 +126,7 @@ test('direct stop and status use the pidfile; stop grace becomes poll count', as
 test('readyCheck is polled until it passes', async () => {
   const statusCmd = directStatusArgv('/run/nines/mariadb.pid').join(' ');
   const fake = new FakeExecutor()
+    .on(isDirectStart, {})
     .on(statusCmd, { stdout: 'running 5\n' })
     .on(statusCmd, { stdout: 'stopped none\n' }, 1)
     .on('mariadb-admin ping', { exitCode: 0 })
