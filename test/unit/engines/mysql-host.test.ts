@@ -68,11 +68,9 @@ test('port free: false; our own mariadbd already running: true without looking a
 });
 
 test('datadir: initialised only when the system tables are missing', async () => {
-  const fresh = host('stopped')
-    .on(['test', '-d'], { exitCode: 1 })
-    .on(['mariadb-install-db'], {
-      stdout: "Installing MariaDB/MySQL system tables in '/var/lib/mysql' ...\nOK\n",
-    });
+  const fresh = host('stopped').on(['test', '-d'], { exitCode: 1 }).on(['mariadb-install-db'], {
+    stdout: "Installing MariaDB/MySQL system tables in '/var/lib/mysql' ...\nOK\n",
+  });
   assert.equal(await initDatadir(fresh), true);
   assert.ok(
     fresh
