@@ -328,6 +328,11 @@ export const ERRORS = {
     hint: 'Nodes can be added or removed only on a healthy (or degraded) cluster; a failed deploy is finished by running "nines cluster create -f SPEC" again with the same spec. "nines cluster list" shows the state.',
     status: 409,
   },
+  NINES_E_CLUSTER_UNHEALTHY: {
+    message: 'The cluster is stored healthy, but the monitor does not see it healthy now',
+    hint: 'Run "nines cluster status NAME" for the reason. Running "nines cluster create" again with the same spec deploys it again (the demo does so by itself); if its hosts were recreated, delete the cluster ("nines cluster delete NAME") and create it afresh.',
+    status: 409,
+  },
   NINES_E_SPEC_MISMATCH: {
     message: 'A cluster of that name exists with a different spec',
     hint: 'Re-running "nines cluster create" finishes a failed deploy only with the same spec (credentials may be omitted: the stored ones are used). Delete the cluster first ("nines cluster delete NAME") to deploy a different spec.',

@@ -1,7 +1,8 @@
 // `nines demo`: the README's main command. Brings up lab hosts on this machine (3 database nodes + 2 proxies),
 // starts a controller in this process, deploys a cluster through the controller's job (its log is shown
 // live), creates an application user, prints how to connect through the endpoint, and serves the API until
-// Ctrl-C. Re-running it reuses the lab and a healthy demo cluster, and finishes a deploy that failed.
+// Ctrl-C. Re-running it reuses the lab and the demo cluster if the monitor sees it healthy now (a stored
+// "healthy" is not a fact), deploys again a cluster that is not, and deploys afresh when the lab was recreated.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -67,8 +68,10 @@ Usage:
 Brings up lab LAB with ${DB_HOSTS + PROXY_HOSTS} hosts (h1-h${DB_HOSTS}: database nodes, h${DB_HOSTS + 1}-h${DB_HOSTS + PROXY_HOSTS}: HAProxy + Keepalived
 with a virtual IP .100 of the lab subnet), starts a controller in this process, deploys the cluster through
 its cluster.create job (each step is shown as it runs), creates the application user "${APP.user}" and prints
-how to connect. Re-running reuses the lab and a healthy cluster, and finishes a deploy that failed.
-Needs root. Ctrl-C stops the controller; the lab stays up: remove it with "nines lab down --name LAB".`;
+how to connect. Re-running reuses the lab, and the cluster when the monitor sees it healthy right now;
+otherwise it deploys the cluster again (a failed deploy is finished), and afresh when the lab was removed
+and created again since the cluster was deployed. Needs root. Ctrl-C stops the controller; the lab stays
+up: remove it with "nines lab down --name LAB" (the next demo then deploys on a new lab).`;
 
 interface DemoOptions {
   readonly type: ClusterType;
@@ -183,14 +186,95 @@ async function startController(
   };
 }
 
-/** Deploys the cluster unless it is healthy already; a failed one is deployed again (same spec). */
-async function ensureCluster(client: ApiClient, controller: Controller, spec: ClusterSpec): Promise<number> {
-  const existing = controller.store.inventory.getCluster(spec.name);
-  if (existing?.state === 'healthy') {
-    console.log(`cluster ${spec.name} is already healthy; reusing it`);
-    return EXIT.OK;
+/** How long the monitor gets to see a stored cluster healthy before the demo deploys it again. */
+const VERIFY_MS = 5000;
+
+/**
+ * The monitor's view of a cluster from an observation made after `since`: as soon as it is healthy, or the
+ * last one at the deadline (state "unknown" when none came).
+ */
+async function observedHealth(
+  controller: Controller,
+  name: string,
+  since: number,
+): Promise<{ state: string; reason: string }> {
+  const deadline = Date.now() + VERIFY_MS;
+  let seen = { state: 'unknown', reason: `no observation within ${VERIFY_MS / 1000} s` };
+  for (;;) {
+    const view = controller.monitor.status(name);
+    if (view.time !== null && Date.parse(view.time) >= since) {
+      seen = { state: view.state, reason: view.reason };
+      if (view.state === 'healthy') return seen;
+    }
+    if (Date.now() >= deadline) return seen;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  if (existing) console.log(`cluster ${spec.name} is ${existing.state}: deploying it again`);
+}
+
+/** Removes the cluster from the controller's inventory (the cluster.delete job: no host is touched). */
+async function forgetCluster(client: ApiClient, name: string): Promise<void> {
+  const res = await client.request<{ job: JobView }>(
+    'DELETE',
+    `/clusters/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`,
+  );
+  const final = await followJob(client, res.job.id, { logs: false });
+  if (final.state !== 'succeeded') {
+    throw new NinesError('NINES_E_COMMAND_FAILED', `removing the stale cluster ${name}: job ${final.state}`, {
+      hint: `Remove it with "nines cluster delete ${name}" and run the demo again.`,
+    });
+  }
+}
+
+/**
+ * Whether the stored cluster can be reused as it is. A cluster stored before this lab was created lived on
+ * hosts that are gone: its inventory is removed (the caller deploys afresh). A stored "healthy" is only
+ * reused when the monitor sees it healthy now; otherwise it is marked failed so the deploy runs again.
+ */
+async function reusable(
+  client: ApiClient,
+  controller: Controller,
+  spec: ClusterSpec,
+  lab: LabInventory,
+  since: number,
+): Promise<boolean> {
+  const existing = controller.store.inventory.getCluster(spec.name);
+  if (!existing) return false;
+  if (Date.parse(lab.createdAt) > Date.parse(existing.createdAt)) {
+    console.log(
+      `cluster ${spec.name} was deployed on an earlier lab '${lab.name}' (stored ${existing.createdAt}, ` +
+        `this lab was created ${lab.createdAt}): removing its stale inventory and deploying afresh`,
+    );
+    await forgetCluster(client, spec.name);
+    return false;
+  }
+  if (existing.state !== 'healthy') {
+    console.log(`cluster ${spec.name} is ${existing.state}: deploying it again`);
+    return false;
+  }
+  const seen = await observedHealth(controller, spec.name, since);
+  if (seen.state === 'healthy') {
+    console.log(`cluster ${spec.name} is healthy (the monitor sees it so now: ${seen.reason}); reusing it`);
+    return true;
+  }
+  console.log(
+    `cluster ${spec.name} is stored healthy, but the monitor sees it ${seen.state} now (${seen.reason}): deploying it again`,
+  );
+  const e = new NinesError('NINES_E_CLUSTER_UNHEALTHY', `${spec.name}: ${seen.state} (${seen.reason})`);
+  controller.store.inventory.setClusterState(spec.name, 'failed', {
+    error: { code: e.code, message: e.message, hint: e.hint },
+  });
+  return false;
+}
+
+/** Deploys the cluster unless the monitor sees the stored one healthy; see reusable(). */
+async function ensureCluster(
+  client: ApiClient,
+  controller: Controller,
+  spec: ClusterSpec,
+  lab: LabInventory,
+  since: number,
+): Promise<number> {
+  if (await reusable(client, controller, spec, lab, since)) return EXIT.OK;
   const res = await client.request<{ job: JobView }>('POST', '/clusters', spec);
   console.log(`job ${res.job.id} ${res.job.type}: deploying ${spec.type} cluster ${spec.name}\n`);
   const started = Date.now();
@@ -243,7 +327,7 @@ Controller API: ${url}/api/v1   (token in ${join(o.dataDir, 'admin.token')})
   ${env} bin/nines job list
 Spec (with the demo's admin credentials): ${specFile}
 Break things:   bin/nines lab fault h1 crash --name ${o.lab}     (restart: ... h1 restart)
-Remove the lab: bin/nines lab down --name ${o.lab}   (and rm -rf ${o.dataDir})`);
+Remove the lab: bin/nines lab down --name ${o.lab}   (the next demo deploys on a new lab; rm -rf ${o.dataDir} forgets the controller's data too)`);
 }
 
 function waitForSignal(): Promise<string> {
@@ -263,12 +347,13 @@ async function run(args: readonly string[]): Promise<number> {
   const inv = await ensureLab(o.lab);
   const spec = demoSpec(o.type, inv);
   const specFile = join(o.dataDir, `${spec.name}.yaml`);
+  const since = Date.now();
   const ctl = await startController(o);
   try {
     writeFileSync(specFile, stringify(spec), { mode: 0o600 });
     console.log(`controller on ${ctl.url} (data directory ${o.dataDir})`);
     const client = new ApiClient({ url: ctl.url, token: demoToken(ctl.controller, o.dataDir) });
-    const code = await ensureCluster(client, ctl.controller, spec);
+    const code = await ensureCluster(client, ctl.controller, spec, inv, since);
     if (code !== EXIT.OK) return code;
     await createAppUser(o.dataDir, ctl.controller, spec);
     printAccess(o, spec, ctl.url, specFile);
