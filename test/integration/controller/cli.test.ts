@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MAIN, SCALE, api, startController, tempDir, type ControllerProcess } from './helpers.ts';
+import { MAIN, SCALE, api, poll, startController, tempDir, type ControllerProcess } from './helpers.ts';
 
 const run = promisify(execFile);
 let ctl: ControllerProcess;
@@ -145,7 +145,11 @@ test('exit codes: job failed 3, cancelled 4, auth 5, usage 2', async () => {
     params: { ms: 20_000 },
   });
   const following = nines(['job', 'logs', String(job.id), '--follow']);
-  await new Promise((r) => setTimeout(r, 500));
+  // Cancelled while it runs (the follower exits 4 whether it attached before or after the cancel).
+  await poll('the job running', async () => {
+    const j = await api<{ job: { state: string } }>(ctl, 'GET', `/jobs/${job.id}`);
+    return j.job.state === 'running' ? true : undefined;
+  });
   const cancel = await nines(['job', 'cancel', String(job.id)]);
   assert.equal(cancel.code, 0, cancel.stderr);
   assert.equal((await following).code, 4);

@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startDaemon } from '../../../src/api/daemon.ts';
+import { openStreams } from '../../../src/api/sse.ts';
 import { ApiClient } from '../../../src/cli/client.ts';
 import { TEST_JOB_TYPES } from '../../support/test-jobs.ts';
+import { poll } from '../../support/poll.ts';
 import { tempDir, SCALE } from './helpers.ts';
 
 interface Ev {
@@ -38,6 +40,11 @@ async function collect(
   return { events, ids };
 }
 
+/** Waits until the controller serves n SSE streams (the subscription is in place before the test acts). */
+function streamsOpen(n: number): Promise<true> {
+  return poll('SSE stream open', 5000 * SCALE, () => Promise.resolve(openStreams.size >= n || undefined), 10);
+}
+
 test(
   'SSE: live job events in order, then resume with Last-Event-ID without gaps',
   { timeout: 60_000 * SCALE },
@@ -55,7 +62,7 @@ test(
 
       // 1. Live: subscribe, then run a job; every event arrives, in id order, ending with job.succeeded.
       const live = collect(client, '/events/stream', (e) => e.type === 'job.succeeded');
-      await new Promise((r) => setTimeout(r, 200)); // the stream is open
+      await streamsOpen(1);
       const job = jobs.submit({ type: 'test.sleep', cluster: 's', params: { ms: 30, steps: 2 } });
       const { events, ids } = await live;
       assert.deepEqual(
@@ -83,7 +90,7 @@ test(
 
       // 2. Resume: read part of a second job's events, disconnect, let it finish, reconnect with Last-Event-ID.
       const firstPart = collect(client, '/events/stream?cluster=r', (_e, all) => all.length === 3);
-      await new Promise((r) => setTimeout(r, 200));
+      await streamsOpen(1);
       const job2 = jobs.submit({ type: 'test.sleep', cluster: 'r', params: { ms: 100, steps: 3 } });
       const part = await firstPart;
       const last = part.events.at(-1)!.id;

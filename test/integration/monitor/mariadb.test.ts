@@ -268,7 +268,10 @@ describe('monitoring mariadb-replication on lab hosts', { timeout: ms(600_000) }
           .slice(hooksBefore)
           .find((r) => r.body.includes('"alarm.cleared"') && r.body.includes('node-down')),
       );
-      await sleep(2000);
+      // A second "cleared" would come from the next ticks: wait for them (and the deliveries), not a time.
+      const monitor = controller.monitor.clusterState('mon')?.monitor;
+      const target = (monitor?.tickCount ?? 0) + 3;
+      await until('3 more ticks', 10_000, () => (monitor?.tickCount ?? 0) >= target);
       const clears = hook.requests
         .slice(hooksBefore)
         .filter((r) => r.body.includes('"alarm.cleared"') && r.body.includes(`node-down/mon/${addr(2)}`));

@@ -5,6 +5,15 @@ import assert from 'node:assert/strict';
 import { NinesError } from '../../../src/core/errors.ts';
 import { createProbeSession, type ProbeReading } from '../../../src/engines/probe-session.ts';
 
+/** Polls a condition every 5 ms for up to 2 s (never a fixed sleep before an assertion). */
+async function waitUntil(what: string, fn: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 interface FakeConn {
   id: number;
   usable: boolean;
@@ -86,9 +95,8 @@ test('a connect that finishes after the deadline is closed, not kept', async () 
   const { probe, conns } = fakes({ connectMs: 200 });
   const o = await probe.observe();
   assert.equal(o.reachable, false);
-  await new Promise((r) => setTimeout(r, 250));
+  await waitUntil('the late connection closed', () => conns[0]?.closed === true);
   assert.equal(conns.length, 1);
-  assert.equal(conns[0]?.closed, true);
 });
 
 test('a connect error becomes the observation error; never a throw', async () => {

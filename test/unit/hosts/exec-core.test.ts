@@ -35,10 +35,14 @@ test('a command stopped before it started is killed when it starts, and its late
     });
     ac.abort();
     await assert.rejects(run, (e) => isNinesError(e, 'NINES_E_COMMAND_ABORTED'));
-    await new Promise((r) => setTimeout(r, 40));
+    // Polled: the command starts 20 ms late, then must be killed.
+    for (const deadline = Date.now() + 2000; !killed && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     assert.ok(killed, 'the late-starting command was killed');
     loseConnection(new NinesError('NINES_E_HOST_UNREACHABLE', 'h1: the SSH connection was lost'));
-    await new Promise((r) => setTimeout(r, 20));
+    // Node reports an unhandled rejection once the microtasks of the current turn have run: two turns suffice.
+    for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
     assert.deepEqual(unhandled, [], 'no unhandled rejection');
   } finally {
     process.off('unhandledRejection', onUnhandled);

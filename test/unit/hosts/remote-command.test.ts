@@ -103,8 +103,16 @@ test('killGroupCommand kills a whole group, TERM first, and tolerates a gone gro
 test('killGroupCommand really kills a process group that ignores TERM', async () => {
   const { spawn } = await import('node:child_process');
   const child = spawn('sh', ['-c', 'trap "" TERM; sleep 30 & wait'], { detached: true, stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 200));
   const pgid = child.pid ?? 0;
+  // Polled until the group holds its sleep (the trap is set before the sleep starts).
+  const members = (): string =>
+    spawnSync('sh', ['-c', `ps -e -o pgid= -o comm= | awk '$1 == ${pgid} && $2 == "sleep"'`], {
+      encoding: 'utf8',
+    }).stdout.trim();
+  for (const deadline = Date.now() + 5000; members() === '' && Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.notEqual(members(), '', 'the group runs its sleep');
   const started = Date.now();
   const r = sh(killGroupCommand(pgid, 300, false));
   assert.equal(r.status, 0);

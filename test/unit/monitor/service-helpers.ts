@@ -1,5 +1,6 @@
 // A real controller (temp data directory, real SQLite) whose monitor talks to fake probes: tests set what each
 // node answers and read events, alarms, metrics and API answers.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +144,17 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Waits until the monitor of `cluster` has completed `n` more ticks: to assert that something did NOT happen
+ * (a second notification, an alarm under maintenance), wait for the ticks that would have done it, not a time.
+ */
+export async function afterTicks(h: MonitorHarness, cluster: string, n: number): Promise<void> {
+  const monitor = h.controller.monitor.clusterState(cluster)?.monitor;
+  assert.ok(monitor, `cluster ${cluster} is monitored`);
+  const target = monitor.tickCount + n;
+  await waitFor(`${n} more ticks of ${cluster}`, () => monitor.tickCount >= target);
 }
 
 /** Parses Prometheus text: every sample line must be `name{labels} value`. */

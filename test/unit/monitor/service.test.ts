@@ -3,7 +3,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWebhookServer, type WebhookServer } from '../../support/webhook-server.ts';
-import { openMonitorHarness, parsePrometheus, waitFor, type MonitorHarness } from './service-helpers.ts';
+import {
+  afterTicks,
+  openMonitorHarness,
+  parsePrometheus,
+  waitFor,
+  type MonitorHarness,
+} from './service-helpers.ts';
 
 let h: MonitorHarness;
 let hook: WebhookServer;
@@ -106,7 +112,7 @@ test('a replica goes down: pending, then down, a node-down alarm, events and one
       : { reachable: true, role: 'primary', readOnly: false };
   await waitFor('alarm cleared', () => events('alarm.cleared').some((e) => e.data.rule === 'node-down'));
   await hook.waitForRequests(4, 5000);
-  await new Promise((r) => setTimeout(r, 400));
+  await afterTicks(h, 'prod', 3); // a second "cleared" would have been sent by now
   const kinds = hook.requests.map((r) => JSON.parse(r.body) as { event: string; alarm: { rule: string } });
   assert.equal(
     kinds.filter((k) => k.event === 'alarm.cleared' && k.alarm.rule === 'node-down').length,
@@ -171,7 +177,7 @@ test('ack keeps an alarm active with who/when/comment; maintenance suppresses ne
           },
         };
   await waitFor('primary down', () => h.controller.monitor.status('prod').nodes[0]?.state === 'down');
-  await new Promise((r) => setTimeout(r, 300));
+  await afterTicks(h, 'prod', 2); // the ticks that would have raised node-down
   const status = h.controller.monitor.status('prod');
   assert.ok(
     !status.alarms.some((a) => a.rule === 'node-down' && a.node === '127.0.0.1:3306'),
