@@ -13,6 +13,7 @@ import {
 import type { JobRunner } from '../jobs/runner.ts';
 import { checkKeyFile } from '../probe.ts';
 import type { JobRecord } from '../store/job-repo.ts';
+import type { ClusterRecord } from '../store/inventory-repo.ts';
 import type { Store } from '../store/store.ts';
 import { requireCluster, storedSpec } from './context.ts';
 import {
@@ -28,6 +29,10 @@ import {
 export interface DeployHost {
   readonly store: Store;
   readonly jobs: JobRunner;
+  /** The monitor's latest view of a cluster (time null when it has not observed it). */
+  readonly monitor?: {
+    status(name: string): { readonly state: string; readonly reason: string; readonly time: string | null };
+  };
 }
 
 export interface SubmitSpecResult {
@@ -80,8 +85,26 @@ function retrySpec(host: DeployHost, raw: unknown, spec: ClusterSpec, generated:
 }
 
 /**
+ * A stored healthy (or degraded) state is not a fact once the monitor has seen the cluster since: when its
+ * latest observation, made after the deploy that stored it, says failed, the error to store (the cluster is then
+ * deployed again).
+ */
+function observedFailure(host: DeployHost, cluster: ClusterRecord): NinesError | undefined {
+  const view = host.monitor?.status(cluster.name);
+  // The stored state dates from the last deploy (or from the import / creation of the record).
+  const deployed = cluster.observed.deployedAt;
+  const storedAt = Date.parse(typeof deployed === 'string' ? deployed : cluster.createdAt);
+  if (!view?.time || !(Date.parse(view.time) > storedAt)) return undefined;
+  if (view.state !== 'failed') return undefined;
+  return new NinesError('NINES_E_CLUSTER_UNHEALTHY', `${cluster.name}: ${view.state} (${view.reason})`, {
+    context: { cluster: cluster.name },
+  });
+}
+
+/**
  * Queues cluster.create. A cluster in state failed (or deploying with no job working on it) is deployed again
- * when the spec is the same: engine steps are idempotent, so the new job finishes the half-done deploy.
+ * when the spec is the same: engine steps are idempotent, so the new job finishes the half-done deploy. So is a
+ * cluster stored healthy that the monitor has since seen failed (observedFailure).
  */
 export async function submitCreate(
   host: DeployHost,
@@ -93,7 +116,9 @@ export async function submitCreate(
   await checkKeyFile(given.ssh.keyFile);
   // Checked after the await, in the same tick as submit: two requests for one name cannot both pass.
   const existing = host.store.inventory.getCluster(given.name);
-  if (busy(host, given.name) || (existing && !RETRYABLE_STATES.has(existing.state))) {
+  const unhealthy =
+    existing && !RETRYABLE_STATES.has(existing.state) ? observedFailure(host, existing) : undefined;
+  if (busy(host, given.name) || (existing && !RETRYABLE_STATES.has(existing.state) && !unhealthy)) {
     throw new NinesError(
       'NINES_E_CLUSTER_EXISTS',
       existing ? `${given.name} (${existing.state})` : given.name,
@@ -103,6 +128,12 @@ export async function submitCreate(
     );
   }
   const spec = existing ? retrySpec(host, raw, given, generated) : given;
+  if (unhealthy) {
+    // Every check passed: record why the stored state no longer holds, so the job deploys it again.
+    host.store.inventory.setClusterState(spec.name, 'failed', {
+      error: { code: unhealthy.code, message: unhealthy.message, hint: unhealthy.hint },
+    });
+  }
   const job = host.jobs.submit({
     type: 'cluster.create',
     cluster: spec.name,
