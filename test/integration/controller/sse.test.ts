@@ -40,9 +40,14 @@ async function collect(
   return { events, ids };
 }
 
-/** Waits until the controller serves n SSE streams (the subscription is in place before the test acts). */
+/** Waits until the controller serves exactly n SSE streams (a subscription is in place, or a closed one gone). */
 function streamsOpen(n: number): Promise<true> {
-  return poll('SSE stream open', 5000 * SCALE, () => Promise.resolve(openStreams.size >= n || undefined), 10);
+  return poll(
+    `${n} SSE streams open`,
+    5000 * SCALE,
+    () => Promise.resolve(openStreams.size === n || undefined),
+    10,
+  );
 }
 
 test(
@@ -89,6 +94,7 @@ test(
       );
 
       // 2. Resume: read part of a second job's events, disconnect, let it finish, reconnect with Last-Event-ID.
+      await streamsOpen(0); // the first stream is closed
       const firstPart = collect(client, '/events/stream?cluster=r', (_e, all) => all.length === 3);
       await streamsOpen(1);
       const job2 = jobs.submit({ type: 'test.sleep', cluster: 'r', params: { ms: 100, steps: 3 } });
