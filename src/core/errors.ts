@@ -330,7 +330,7 @@ export const ERRORS = {
   },
   NINES_E_CLUSTER_UNHEALTHY: {
     message: 'The cluster is stored healthy, but the monitor does not see it healthy now',
-    hint: 'Run "nines cluster status NAME" for the reason. Running "nines cluster create" again with the same spec deploys it again (the demo does so by itself); if its hosts were recreated, delete the cluster ("nines cluster delete NAME") and create it afresh.',
+    hint: 'Run "nines cluster status NAME" for the reason; "nines cluster create" with the same spec deploys it again. If its hosts were recreated, delete it ("nines cluster delete NAME") and create it afresh.',
     status: 409,
   },
   NINES_E_SPEC_MISMATCH: {
