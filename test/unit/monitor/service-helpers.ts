@@ -1,6 +1,6 @@
 // A real controller (temp data directory, real SQLite) whose monitor talks to fake probes: tests set what each
 // node answers and read events, alarms, metrics and API answers.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -51,8 +51,6 @@ export const healthyAnswer: Answer = (_host, port) =>
 
 export function openMonitorHarness(env: Record<string, string> = {}): MonitorHarness {
   const dir = mkdtempSync(join(tmpdir(), 'nines-monitor-'));
-  const keyFile = join(dir, 'id_test');
-  writeFileSync(keyFile, 'not a real key\n', { mode: 0o600 });
   const config = loadConfig({
     env: {
       NINES_LOG_LEVEL: 'silent',
@@ -77,7 +75,7 @@ export function openMonitorHarness(env: Record<string, string> = {}): MonitorHar
           port: (type === 'postgres-streaming' ? 5432 : 3306) + i,
           ...(i === 0 && type !== 'galera' ? { role: 'primary' } : {}),
         })),
-        ssh: { keyFile },
+        ssh: { key: 'unused' },
       }).spec;
       h.controller.store.inventory.createCluster(spec, 'healthy');
       void h.controller.monitor.reconcile();
