@@ -30,6 +30,7 @@ import type { ProbeHost } from './probe.ts';
 import type { JobRecord } from './store/job-repo.ts';
 import { openStore, type Store } from './store/store.ts';
 import { SshKeys } from './ssh-keys.ts';
+import { upgradeLegacySsh } from './legacy-ssh.ts';
 
 import { ADMIN_TOKEN_FILE, PID_FILE } from './paths.ts';
 
@@ -116,6 +117,7 @@ export class Controller {
     });
     this.hosts = new ClusterHosts({ dataDir: options.config.dataDir, keys: store.keys, logger: this.logger });
     this.keys = new SshKeys(store, this.events);
+    upgradeLegacySsh(store, options.config.dataDir, this.events, this.logger);
     // A deleted cluster's connections close and its pinned host keys go with it.
     this.events.subscribe((e) => {
       if (e.type === 'cluster.deleted' && e.cluster) this.hosts.removeCluster(e.cluster);
