@@ -120,7 +120,15 @@ export class Controller {
     upgradeLegacySsh(store, options.config.dataDir, this.events, this.logger);
     // A deleted cluster's connections close and its pinned host keys go with it.
     this.events.subscribe((e) => {
-      if (e.type === 'cluster.deleted' && e.cluster) this.hosts.removeCluster(e.cluster);
+      if (e.type !== 'cluster.deleted' || !e.cluster) return;
+      try {
+        this.hosts.removeCluster(e.cluster);
+      } catch (err) {
+        this.logger.error(
+          { err, cluster: e.cluster },
+          `cannot remove the known_hosts of cluster ${e.cluster}`,
+        );
+      }
     });
     this.deployDeps =
       options.deploy ??
