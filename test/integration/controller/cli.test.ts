@@ -216,7 +216,7 @@ test('key list/show never print the private key; remove is refused while a clust
   assert.equal(inUse.code, 1);
   assert.match(inUse.stderr, /NINES_E_KEY_IN_USE: .*cli-key is used by .*cli-one/);
   const missing = await nines(['key', 'add', 'other', '--file', join(dir, 'no-such-file')]);
-  assert.equal(missing.code, 1);
+  assert.equal(missing.code, 2, 'an unreadable --file is a usage error');
   assert.match(missing.stderr, /cannot read it on this machine \(ENOENT\)/);
   const spare = join(dir, 'id_spare');
   writeFileSync(spare, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
