@@ -96,9 +96,10 @@ const userName = () =>
 /** Names of SSH keys registered with the controller (also used in API paths). */
 export const SSH_KEY_NAME = /^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/;
 export const sshKeyName = () =>
-  z
-    .string('expected the name of a registered SSH key')
-    .regex(SSH_KEY_NAME, 'expected a key name of lowercase letters, digits, - _ . (1-63 characters)');
+  text('expected the name of a registered SSH key').regex(
+    SSH_KEY_NAME,
+    'expected a key name of lowercase letters, digits, - _ . (1-63 characters)',
+  );
 
 /** Spec fields that named files on the controller: refused with a pointer to the key registry (issue 8). */
 const SSH_PATH_FIELDS = ['keyFile', 'knownHostsFile'] as const;
