@@ -29,8 +29,8 @@ export const ERRORS = {
     status: 400,
   },
   NINES_E_SSH_KEY_PATH: {
-    message: 'A cluster spec cannot name files on the controller (ssh.keyFile, ssh.knownHostsFile)',
-    hint: 'Register the private key with the controller ("nines key add NAME --file PATH" reads the file on your machine), then write "ssh: {key: NAME}" in the spec. Host keys are recorded by the controller per cluster in its data directory.',
+    message: 'A spec cannot name files on the controller (ssh.keyFile, knownHostsFile)',
+    hint: 'Register the key: "nines key add NAME --file PATH" (the CLI reads the file on your machine), then write "ssh: {key: NAME}" in the spec. The controller pins host keys per cluster itself.',
     status: 400,
   },
   NINES_E_SSH_KEY_UNKNOWN: {
@@ -40,7 +40,7 @@ export const ERRORS = {
   },
   NINES_E_KEY_INVALID: {
     message: 'The SSH private key is not usable',
-    hint: 'Give an unencrypted private key in OpenSSH or PEM format (e.g. ssh-keygen -t ed25519 -N ""); a passphrase-protected key must be decrypted first (ssh-keygen -p on a copy).',
+    hint: 'Give an unencrypted private key in OpenSSH or PEM format (ssh-keygen -t ed25519 -N ""); decrypt a passphrase-protected key first (ssh-keygen -p on a copy).',
     status: 400,
   },
   NINES_E_KEY_NOT_FOUND: {
@@ -50,7 +50,7 @@ export const ERRORS = {
   },
   NINES_E_KEY_EXISTS: {
     message: 'An SSH key of that name is already registered with different content',
-    hint: 'Choose another name, or replace the key with "nines key add NAME --file PATH --replace" (every cluster using it then logs in with the new key).',
+    hint: 'Choose another name, or rotate the key with "nines key add NAME --file PATH --replace" (the clusters using it then log in with the new key).',
     status: 409,
   },
   NINES_E_KEY_IN_USE: {
