@@ -36,7 +36,7 @@ function seed(): void {
           datacenter: 'dc1',
           priority: 100,
         })),
-        ssh: { user: 'root', keyFile: '/root/.ssh/id_ed25519', port: 22 },
+        ssh: { user: 'root', key: 'bench', port: 22 },
         credentials: { admin: 'a'.repeat(16), replication: 'r'.repeat(16), monitor: 'm'.repeat(16) },
         options: { maxLagSeconds: 30, semiSync: false },
       },

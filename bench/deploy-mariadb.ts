@@ -51,7 +51,7 @@ async function once(v: Variant): Promise<{ totalMs: number; steps: [string, numb
       name: 'bench',
       ...v.input,
       nodes: lab.inventory.hosts.map((h) => ({ host: h.address })),
-      ssh: { keyFile: lab.inventory.privateKeyPath },
+      ssh: { key: 'lab' },
     });
     const base = labEngineContext(lab.inventory, spec, hosts);
     const steps: [string, number][] = [];

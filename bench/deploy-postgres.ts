@@ -19,7 +19,7 @@ async function once(): Promise<{ totalMs: number; steps: [string, number][] }> {
       name: 'bench',
       type: 'postgres-streaming',
       nodes: lab.inventory.hosts.map((h) => ({ host: h.address })),
-      ssh: { keyFile: lab.inventory.privateKeyPath },
+      ssh: { key: 'lab' },
       options: { synchronous: true },
     });
     const base = labEngineContext(lab.inventory, spec, hosts);

@@ -4,7 +4,7 @@
 // Goals: galera <= 30 s, mariadb-replication <= 20 s, postgres-streaming <= 15 s.
 //   npm run bench -- deploy [runs=1] [types=mariadb-replication,galera,postgres-streaming]
 // galera uses the default SST method (rsync); add "galera-mariabackup" for mariabackup SST.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/controller/config.ts';
@@ -28,6 +28,7 @@ async function once(name: string): Promise<{ totalMs: number; steps: [string, nu
   const dir = mkdtempSync(join(tmpdir(), 'nines-bench-'));
   const config = loadConfig({ env: { NINES_LOG_LEVEL: 'warn' }, overrides: { dataDir: dir } });
   const controller = Controller.open({ config });
+  controller.keys.add('lab', readFileSync(lab.inventory.privateKeyPath, 'utf8'));
   controller.start();
   try {
     const inv = lab.inventory;
@@ -36,7 +37,7 @@ async function once(name: string): Promise<{ totalMs: number; steps: [string, nu
       name: 'bench',
       type: v.type,
       nodes: inv.hosts.map((h) => ({ host: h.address })),
-      ssh: { keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+      ssh: { key: 'lab' },
       ...(v.options ? { options: v.options } : {}),
     });
     for (;;) {

@@ -2,7 +2,7 @@
 // interval, per-node cost, and detection latency from a node crash (labFault crash) to the node `down` event.
 //   npm run bench -- monitor [--clusters 3] [--nodes 3] [--seconds 30] [--runs 3]
 // Needs root (lab hosts). Goals: <= 0.3 % of one core and <= 2 MB per node; detection <= 2 s.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,7 +47,7 @@ try {
       name: `bench${c + 1}`,
       type: 'mariadb-replication',
       nodes: nodes.map((h, i) => ({ host: h.address, ...(i === 0 ? { role: 'primary' } : {}) })),
-      ssh: { keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'bench-admin-1', replication: 'bench-repl-1', monitor: 'bench-monitor-1' },
     }).spec;
     specs.push(spec);
@@ -60,6 +60,7 @@ try {
   controller = Controller.open({
     config: loadConfig({ env: { NINES_LOG_LEVEL: 'warn' }, overrides: { dataDir: dir } }),
   });
+  controller.keys.add('lab', readFileSync(inv.privateKeyPath, 'utf8'));
   controller.start();
   const c = controller;
   global.gc?.();

@@ -6,6 +6,7 @@ import { eventMatches } from '../controller/store/event-repo.ts';
 import { TERMINAL_STATES } from '../controller/store/job-repo.ts';
 import type { TokenRecord } from '../controller/store/token-repo.ts';
 import { DEPLOY_ROUTES } from './deploy-routes.ts';
+import { KEY_ROUTES } from './key-routes.ts';
 import { MONITOR_ROUTES } from './monitor-routes.ts';
 import { API_PREFIX, defineRoute, type AnyRoute } from './route-table.ts';
 import * as S from './schemas.ts';
@@ -332,11 +333,16 @@ const miscRoutes: AnyRoute[] = [
     body: specBody,
     validateBody: false,
     response: S.SpecResponse,
-    handler: ({ body }) => {
+    handler: ({ controller, body }) => {
       const { spec, warnings, generated } = validateSpec(
         typeof body === 'string' ? parseSpecText(body, 'request body') : body,
       );
-      return { valid: true, spec: redactSpec(spec), warnings, generated };
+      const key = controller.store.keys.has(spec.ssh.key)
+        ? []
+        : [
+            `ssh.key: no key named '${spec.ssh.key}' is registered (nines key add ${spec.ssh.key} --file PATH)`,
+          ];
+      return { valid: true, spec: redactSpec(spec), warnings: [...warnings, ...key], generated };
     },
   }),
 ];
@@ -348,6 +354,7 @@ export const ROUTES: readonly AnyRoute[] = [
   ...jobRoutes,
   ...eventRoutes,
   ...adminRoutes,
+  ...KEY_ROUTES,
   ...MONITOR_ROUTES,
 ];
 export { VERSION };

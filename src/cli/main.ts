@@ -14,6 +14,7 @@ const GROUPS: Record<string, () => Promise<{ group: CommandGroup }>> = {
   demo: () => import('./commands/demo.ts'),
   controller: () => import('./commands/controller.ts'),
   cluster: () => import('./commands/cluster.ts'),
+  key: () => import('./commands/key.ts'),
   node: () => import('./commands/node.ts'),
   job: () => import('./commands/job.ts'),
   events: () => import('./commands/events.ts'),

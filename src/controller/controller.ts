@@ -5,11 +5,10 @@
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { NinesError } from '../core/errors.ts';
-import { SshPool } from '../hosts/ssh-pool.ts';
+import { ClusterHosts } from './cluster-hosts.ts';
 import type { ControllerConfig } from './config.ts';
 import { EventBus } from './events.ts';
 import {
-  HostPool,
   deployJobTypes,
   realDeployDeps,
   submitCreate,
@@ -28,6 +27,8 @@ import { MonitorService, type MonitorDrivers } from './monitor/monitor-service.t
 import type { ProbeHost } from './probe.ts';
 import type { JobRecord } from './store/job-repo.ts';
 import { openStore, type Store } from './store/store.ts';
+import { SshKeys } from './ssh-keys.ts';
+import { upgradeLegacySsh } from './legacy-ssh.ts';
 
 import { ADMIN_TOKEN_FILE, PID_FILE } from './paths.ts';
 
@@ -92,8 +93,13 @@ export class Controller {
   private readonly lockFile: string;
   private readonly deployDeps: DeployDeps;
   private closed = false;
-  /** The monitor pollers' SSH connections: owned here so close() ends them (nothing keeps the process alive). */
-  private readonly monitorPool = new SshPool();
+  /**
+   * How the controller reaches cluster hosts (deploy jobs and monitor alike): registered keys, per-cluster
+   * known_hosts, SSH connections owned here so close() ends them (nothing keeps the process alive).
+   */
+  readonly hosts: ClusterHosts;
+  /** SSH keys registered with the controller (specs name them with ssh.key). */
+  readonly keys: SshKeys;
 
   private constructor(options: ControllerOptions, store: Store, lockFile: string) {
     this.config = options.config;
@@ -107,8 +113,22 @@ export class Controller {
       logger: this.logger,
       maxConcurrent: options.config.jobs.maxConcurrent,
     });
-    this.deployDeps =
-      options.deploy ?? realDeployDeps(new HostPool(options.config.dataDir, this.logger), options.probeHost);
+    this.hosts = new ClusterHosts({ dataDir: options.config.dataDir, keys: store.keys, logger: this.logger });
+    this.keys = new SshKeys(store, this.events);
+    upgradeLegacySsh(store, options.config.dataDir, this.events, this.logger);
+    // A deleted cluster's connections close and its pinned host keys go with it.
+    this.events.subscribe((e) => {
+      if (e.type !== 'cluster.deleted' || !e.cluster) return;
+      try {
+        this.hosts.removeCluster(e.cluster);
+      } catch (err) {
+        this.logger.error(
+          { err, cluster: e.cluster },
+          `cannot remove the known_hosts of cluster ${e.cluster}`,
+        );
+      }
+    });
+    this.deployDeps = options.deploy ?? realDeployDeps(this.hosts, options.probeHost);
     for (const t of deployJobTypes(this.deployDeps)) this.jobs.registerJobType(t);
     this.failInterruptedDeploys();
     this.jobs.registerJobType(clusterDeleteJob);
@@ -119,9 +139,8 @@ export class Controller {
       jobs: this.jobs,
       logger: this.logger,
       config: options.config.monitor,
-      dataDir: options.config.dataDir,
       drivers: options.monitorDrivers ?? engineDrivers,
-      sshPool: this.monitorPool,
+      hosts: this.hosts,
     });
   }
 
@@ -162,17 +181,17 @@ export class Controller {
   }
 
   /**
-   * Validates a spec (object, or YAML/JSON text), checks its SSH key file and queues cluster.create (or, for a
+   * Validates a spec (object, or YAML/JSON text), checks that its SSH key is registered and queues cluster.create (or, for a
    * cluster left failed by an earlier attempt and the same spec, runs the deploy again). Nothing is written to
    * the store unless the spec is valid and the name free.
    */
   createCluster(input: unknown, requestedBy?: string): Promise<CreateClusterResult> {
-    return submitCreate(this, input, requestedBy);
+    return Promise.resolve().then(() => submitCreate(this, input, requestedBy));
   }
 
   /** Queues cluster.import: reads the topology of a running cluster and stores it. */
   importCluster(input: unknown, requestedBy?: string): Promise<CreateClusterResult> {
-    return submitImport(this, input, requestedBy);
+    return Promise.resolve().then(() => submitImport(this, input, requestedBy));
   }
 
   /** Queues node.add `{host, port?, datacenter?, priority?}`. */
@@ -221,9 +240,9 @@ export class Controller {
     this.closed = true;
     const steps: [string, () => unknown][] = [
       ['monitor', () => this.monitor.stop()],
-      ['monitor ssh pool', () => this.monitorPool.closeAll()],
       ['jobs', () => this.jobs.stop(graceMs)],
       ['deploy hosts', () => this.deployDeps.close()],
+      ['ssh connections', () => this.hosts.close()],
       ['store', () => this.store.close()],
     ];
     try {

@@ -1,43 +1,21 @@
-// Host checks done by the controller itself before engines take over: the SSH key file is readable, and a node's
-// SSH port answers. The connectivity probe is a placeholder the deploy work replaces (ControllerOptions.probeHost)
-// with a real SSH login through hosts/.
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+// The connectivity check of the deploy jobs: its target and type, and a placeholder (a TCP connect to the SSH
+// port) for tests; the controller's real probe is an SSH login (cluster-hosts.ts).
 import { connect } from 'node:net';
-import { homedir } from 'node:os';
 import { NinesError } from '../core/errors.ts';
 
 export interface ProbeTarget {
+  /** The cluster the host belongs to (its known_hosts file). */
+  readonly cluster: string;
   readonly host: string;
   /** SSH port. */
   readonly port: number;
   readonly user: string;
-  readonly keyFile: string;
-  readonly knownHostsFile?: string;
+  /** Name of the registered SSH key. */
+  readonly key: string;
 }
 
 /** Resolves when the host can be reached; throws a NinesError (e.g. NINES_E_HOST_UNREACHABLE) otherwise. */
 export type ProbeHost = (target: ProbeTarget, signal: AbortSignal) => Promise<{ readonly detail: string }>;
-
-export function resolveKeyFile(path: string): string {
-  return path === '~' || path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
-}
-
-/** Checks that the SSH private key file exists and is readable; the error names the path. */
-export async function checkKeyFile(path: string): Promise<void> {
-  const resolved = resolveKeyFile(path);
-  try {
-    await access(resolved, constants.R_OK);
-    const st = await stat(resolved);
-    if (!st.isFile()) throw new Error('not a regular file');
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new NinesError('NINES_E_SSH_KEY_FILE', `ssh.keyFile ${path}: ${reason}`, {
-      cause: err,
-      context: { path, resolved },
-    });
-  }
-}
 
 /** Placeholder probe: a TCP connection to the SSH port (no login). */
 export const tcpProbe: ProbeHost = (target, signal) =>

@@ -28,6 +28,36 @@ export const ERRORS = {
     hint: 'Check the path and permissions of the key file (it must be readable by the user running nines and not passphrase-protected).',
     status: 400,
   },
+  NINES_E_SSH_KEY_PATH: {
+    message: 'A spec cannot name files on the controller (ssh.keyFile, knownHostsFile)',
+    hint: 'Register the key: "nines key add NAME --file PATH" (the CLI reads the file on your machine), then write "ssh: {key: NAME}" in the spec. The controller pins host keys per cluster itself.',
+    status: 400,
+  },
+  NINES_E_SSH_KEY_UNKNOWN: {
+    message: 'The spec names an SSH key that is not registered with the controller',
+    hint: 'List the registered keys with "nines key list"; register this one with "nines key add NAME --file PATH" and submit the spec again.',
+    status: 400,
+  },
+  NINES_E_KEY_INVALID: {
+    message: 'The SSH private key is not usable',
+    hint: 'Give an unencrypted private key in OpenSSH or PEM format (ssh-keygen -t ed25519 -N ""); decrypt a passphrase-protected key first (ssh-keygen -p on a copy).',
+    status: 400,
+  },
+  NINES_E_KEY_NOT_FOUND: {
+    message: 'No SSH key of that name is registered',
+    hint: 'List the registered keys with "nines key list".',
+    status: 404,
+  },
+  NINES_E_KEY_EXISTS: {
+    message: 'An SSH key of that name is already registered with different content',
+    hint: 'Choose another name, or rotate the key with "nines key add NAME --file PATH --replace" (the clusters using it then log in with the new key).',
+    status: 409,
+  },
+  NINES_E_KEY_IN_USE: {
+    message: 'The SSH key is used by clusters and cannot be removed',
+    hint: 'Delete those clusters first, or keep the key; "nines key list" shows which clusters use each key.',
+    status: 409,
+  },
   NINES_E_HOST_UNREACHABLE: {
     message: 'The host cannot be reached over SSH',
     hint: 'Check that the host is up, that sshd listens on the given address and port, and that no firewall drops the connection.',

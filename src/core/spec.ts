@@ -1,6 +1,6 @@
 // The cluster spec: what the user declares (YAML or JSON), validated by one schema with the defaults inside it,
-// unknown keys rejected, cross-field rules checked, the result frozen. Pure: no I/O (the SSH key file is checked
-// by the controller). docs/spec.md documents every field.
+// unknown keys rejected, cross-field rules checked, the result frozen. Pure: no I/O (the controller checks that
+// the SSH key named by ssh.key is registered). docs/spec.md documents every field.
 import { randomBytes } from 'node:crypto';
 import { LineCounter, isAlias, isNode, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
@@ -93,6 +93,29 @@ const userName = () =>
     'expected a user name (letters, digits, _ . -, not starting with - or a digit, at most 32 characters)',
   );
 
+/** Names of SSH keys registered with the controller (also used in API paths). */
+export const SSH_KEY_NAME = /^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/;
+export const sshKeyName = () =>
+  text('expected the name of a registered SSH key').regex(
+    SSH_KEY_NAME,
+    'expected a key name of lowercase letters, digits, - _ . (1-63 characters)',
+  );
+
+/** Spec fields that named files on the controller: refused with a pointer to the key registry (issue 8). */
+const SSH_PATH_FIELDS = ['keyFile', 'knownHostsFile'] as const;
+
+function rejectSshPaths(input: unknown): void {
+  const ssh = (input as { ssh?: unknown } | null)?.ssh;
+  if (!ssh || typeof ssh !== 'object') return;
+  const named = SSH_PATH_FIELDS.filter((f) => f in ssh);
+  if (named.length === 0) return;
+  throw new NinesError(
+    'NINES_E_SSH_KEY_PATH',
+    `${named.map((f) => `ssh.${f}`).join(', ')}: paths are not accepted; name a registered key with ssh.key`,
+    { context: { fields: named.map((f) => `ssh.${f}`) } },
+  );
+}
+
 const NodeSchema = z.strictObject({
   host: host().describe('Host name or IP address the controller reaches the node at (SSH and SQL).'),
   port: port().optional().describe('Database port. Default 3306 (MariaDB) or 5432 (PostgreSQL).'),
@@ -152,12 +175,15 @@ export const SpecInputSchema = z.strictObject({
     .array(NodeSchema, 'expected a list of nodes')
     .min(1, 'expected at least 1 node')
     .max(64, 'expected at most 64 nodes'),
-  ssh: z.strictObject({
-    user: userName().default('root'),
-    keyFile: text('expected the path of an SSH private key file').min(1, 'expected a path'),
-    port: port().default(22),
-    knownHostsFile: text('expected a path').min(1, 'expected a path').optional(),
-  }),
+  ssh: z
+    .strictObject({
+      user: userName().default('root'),
+      key: sshKeyName().describe(
+        'Name of an SSH private key registered with the controller (nines key add).',
+      ),
+      port: port().default(22),
+    })
+    .describe('How the controller logs in to the hosts. Host keys are pinned per cluster by the controller.'),
   credentials: z
     .strictObject({
       admin: secret().optional(),
@@ -197,9 +223,9 @@ export interface ClusterSpec {
   readonly nodes: readonly NodeSpec[];
   readonly ssh: {
     readonly user: string;
-    readonly keyFile: string;
+    /** Name of a key registered with the controller. */
+    readonly key: string;
     readonly port: number;
-    readonly knownHostsFile?: string;
   };
   readonly credentials: { readonly admin: string; readonly replication: string; readonly monitor: string };
   readonly options: {
@@ -358,6 +384,7 @@ function normalize(
 
 /** Validates a parsed spec (object from YAML/JSON). Throws one NINES_E_SPEC_INVALID naming every problem. */
 export function validateSpec(input: unknown, options: ValidateOptions = {}): SpecResult {
+  rejectSshPaths(input);
   const parsed = SpecInputSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) throw specInvalid(issuesToProblems(SpecInputSchema, parsed.error.issues));
   const { problems, warnings } = crossFieldProblems(parsed.data);

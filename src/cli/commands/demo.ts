@@ -18,7 +18,6 @@ import {
 import type { Topology } from '../../core/topology.ts';
 import { loadConfig } from '../../controller/config.ts';
 import { Controller } from '../../controller/controller.ts';
-import { HostPool } from '../../controller/deploy/index.ts';
 import { buildApp } from '../../api/app.ts';
 import { ensureAppUser } from '../../engines/registry.ts';
 import { defaultSshPool } from '../../hosts/ssh-pool.ts';
@@ -135,6 +134,25 @@ async function ensureLab(name: string): Promise<LabInventory> {
   return labUp({ name, hosts });
 }
 
+/** The name the demo registers the lab's SSH key under. */
+function demoKeyName(lab: string): string {
+  return `lab-${lab}`;
+}
+
+/**
+ * Registers the lab's private key with the controller through the API (the same key again is a no-op; a lab
+ * brought up again has a new key, which replaces the old one under the same name).
+ */
+async function registerLabKey(client: ApiClient, inv: LabInventory): Promise<void> {
+  const res = await client.request<{ action: string; key: { fingerprint: string } }>('POST', '/keys', {
+    name: demoKeyName(inv.name),
+    privateKey: readFileSync(inv.privateKeyPath, 'utf8'),
+    replace: true,
+  });
+  if (res.action !== 'unchanged')
+    console.log(`SSH key ${demoKeyName(inv.name)} ${res.action} (${res.key.fingerprint})`);
+}
+
 function demoSpec(type: ClusterType, inv: LabInventory): ClusterSpec {
   const address = (i: number): string => inv.hosts[i]?.address ?? '';
   const vip = inv.controllerAddress.replace(/\.\d+$/, '.100');
@@ -145,7 +163,7 @@ function demoSpec(type: ClusterType, inv: LabInventory): ClusterSpec {
       host: address(i),
       ...(i === 0 && type !== 'galera' ? { role: 'primary' } : {}),
     })),
-    ssh: { user: inv.sshUser, keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+    ssh: { user: inv.sshUser, key: demoKeyName(inv.name) },
     credentials: DEMO_CREDENTIALS,
     ...(type === 'galera' ? { options: { sstMethod: 'rsync', gcacheSize: '64M' } } : {}),
     endpoint: { proxies: [address(3), address(4)], virtualIp: vip },
@@ -291,7 +309,7 @@ async function ensureCluster(
   return EXIT.OK;
 }
 
-async function createAppUser(dataDir: string, controller: Controller, spec: ClusterSpec): Promise<void> {
+async function createAppUser(controller: Controller, spec: ClusterSpec): Promise<void> {
   const topology: Topology = {
     type: spec.type,
     nodes: controller.store.inventory.listNodes(spec.name).map((n) => ({
@@ -300,12 +318,7 @@ async function createAppUser(dataDir: string, controller: Controller, spec: Clus
       role: (n.role ?? 'unknown') as Topology['nodes'][number]['role'],
     })),
   };
-  const pool = new HostPool(dataDir);
-  try {
-    await ensureAppUser(pool.access(spec), spec, topology, APP);
-  } finally {
-    await pool.close();
-  }
+  await ensureAppUser(controller.hosts.access(spec), spec, topology, APP);
 }
 
 function printAccess(o: DemoOptions, spec: ClusterSpec, url: string, specFile: string): void {
@@ -353,9 +366,10 @@ async function run(args: readonly string[]): Promise<number> {
     writeFileSync(specFile, stringify(spec), { mode: 0o600 });
     console.log(`controller on ${ctl.url} (data directory ${o.dataDir})`);
     const client = new ApiClient({ url: ctl.url, token: demoToken(ctl.controller, o.dataDir) });
+    await registerLabKey(client, inv);
     const code = await ensureCluster(client, ctl.controller, spec, inv, since);
     if (code !== EXIT.OK) return code;
-    await createAppUser(o.dataDir, ctl.controller, spec);
+    await createAppUser(ctl.controller, spec);
     printAccess(o, spec, ctl.url, specFile);
     if (!o.serve) return EXIT.OK;
     console.log('\nServing the API until Ctrl-C ...');

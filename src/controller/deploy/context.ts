@@ -83,13 +83,7 @@ export async function probeHosts(
   const results = await Promise.allSettled(
     hosts.map((host) =>
       probeHost(
-        {
-          host,
-          port: spec.ssh.port,
-          user: spec.ssh.user,
-          keyFile: spec.ssh.keyFile,
-          ...(spec.ssh.knownHostsFile ? { knownHostsFile: spec.ssh.knownHostsFile } : {}),
-        },
+        { cluster: spec.name, host, port: spec.ssh.port, user: spec.ssh.user, key: spec.ssh.key },
         job.signal,
       ),
     ),

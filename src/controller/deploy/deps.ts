@@ -7,7 +7,7 @@ import type { Engine, EngineContext, HostAccess, Topology } from '../../engines/
 import { engineFor } from '../../engines/registry.ts';
 import { deployEndpoint, updateEndpoint } from '../../proxies/index.ts';
 import type { ProbeHost } from '../probe.ts';
-import type { HostPool } from './hosts.ts';
+import type { ClusterHosts } from '../cluster-hosts.ts';
 
 /** What an endpoint deploy/update left behind, in a few JSON fields for the inventory. */
 export interface EndpointSummary {
@@ -37,7 +37,7 @@ function summary(r: Awaited<ReturnType<typeof deployEndpoint>>): EndpointSummary
   };
 }
 
-export function realDeployDeps(pool: HostPool, probeHost?: ProbeHost): DeployDeps {
+export function realDeployDeps(pool: ClusterHosts, probeHost?: ProbeHost): DeployDeps {
   return {
     engineFor,
     hosts: (spec) => pool.access(spec),

@@ -1,5 +1,4 @@
 // Deploy, import and grow clusters through jobs (see docs/operations.md).
-export { HostPool, KNOWN_HOSTS_FILE, parseSshClient } from './hosts.ts';
 export { realDeployDeps } from './deps.ts';
 export type { DeployDeps, EndpointSummary } from './deps.ts';
 export {

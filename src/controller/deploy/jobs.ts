@@ -8,7 +8,7 @@ import { NinesError, toNinesError } from '../../core/errors.ts';
 import { validateSpec, type ClusterSpec, type NodeSpec } from '../../core/spec.ts';
 import type { Topology } from '../../engines/engine.ts';
 import type { JobContext, JobType } from '../jobs/types.ts';
-import { checkKeyFile } from '../probe.ts';
+import { requireRegisteredKey } from '../cluster-hosts.ts';
 import type { ClusterState, InventoryRepo } from '../store/inventory-repo.ts';
 import {
   engineContext,
@@ -116,8 +116,8 @@ export function clusterCreateJob(deps: DeployDeps): JobType<SpecParams> {
       const name = ctx.job.cluster ?? '';
       const spec = paramsSpec(ctx);
       try {
-        await ctx.step('validate', async () => {
-          await checkKeyFile(spec.ssh.keyFile);
+        await ctx.step('validate', () => {
+          requireRegisteredKey(ctx.services.store.keys, spec.ssh.key);
           const existing = inventory.getCluster(name);
           if (existing && !RETRYABLE_STATES.has(existing.state)) {
             throw new NinesError('NINES_E_CLUSTER_EXISTS', `${name} (${existing.state})`);
@@ -171,8 +171,8 @@ export function clusterImportJob(deps: DeployDeps): JobType<SpecParams> {
       const { inventory } = ctx.services.store;
       const name = ctx.job.cluster ?? '';
       const spec = paramsSpec(ctx);
-      await ctx.step('validate', async () => {
-        await checkKeyFile(spec.ssh.keyFile);
+      await ctx.step('validate', () => {
+        requireRegisteredKey(ctx.services.store.keys, spec.ssh.key);
         if (inventory.hasCluster(name)) throw new NinesError('NINES_E_CLUSTER_EXISTS', name);
         ctx.log(
           `importing ${spec.type} cluster ${name} (${spec.nodes.length} nodes); nothing is changed on the hosts`,

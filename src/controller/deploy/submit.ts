@@ -1,4 +1,4 @@
-// Submitting the deploy jobs: input checks that answer at once (spec valid, key file readable, name free or a
+// Submitting the deploy jobs: input checks that answer at once (spec valid, SSH key registered, name free or a
 // failed deploy to retry, node present or not), then a queued job. Nothing is written to the store when a
 // check fails.
 import { NinesError } from '../../core/errors.ts';
@@ -11,7 +11,7 @@ import {
   type CredentialName,
 } from '../../core/spec.ts';
 import type { JobRunner } from '../jobs/runner.ts';
-import { checkKeyFile } from '../probe.ts';
+import { requireRegisteredKey } from '../cluster-hosts.ts';
 import type { JobRecord } from '../store/job-repo.ts';
 import type { ClusterRecord } from '../store/inventory-repo.ts';
 import type { Store } from '../store/store.ts';
@@ -106,15 +106,11 @@ function observedFailure(host: DeployHost, cluster: ClusterRecord): NinesError |
  * when the spec is the same: engine steps are idempotent, so the new job finishes the half-done deploy. So is a
  * cluster stored healthy that the monitor has since seen failed (observedFailure).
  */
-export async function submitCreate(
-  host: DeployHost,
-  input: unknown,
-  requestedBy?: string,
-): Promise<SubmitSpecResult> {
+export function submitCreate(host: DeployHost, input: unknown, requestedBy?: string): SubmitSpecResult {
   const raw = parseInput(input);
   const { spec: given, warnings, generated } = validateSpec(raw);
-  await checkKeyFile(given.ssh.keyFile);
-  // Checked after the await, in the same tick as submit: two requests for one name cannot both pass.
+  requireRegisteredKey(host.store.keys, given.ssh.key);
+  // Checked in the same tick as submit: two requests for one name cannot both pass.
   const existing = host.store.inventory.getCluster(given.name);
   const unhealthy =
     existing && !RETRYABLE_STATES.has(existing.state) ? observedFailure(host, existing) : undefined;
@@ -145,13 +141,9 @@ export async function submitCreate(
 }
 
 /** Queues cluster.import: discovers an existing cluster's topology and stores it; changes nothing on the hosts. */
-export async function submitImport(
-  host: DeployHost,
-  input: unknown,
-  requestedBy?: string,
-): Promise<SubmitSpecResult> {
+export function submitImport(host: DeployHost, input: unknown, requestedBy?: string): SubmitSpecResult {
   const { spec, warnings, generated } = validateSpec(parseInput(input));
-  await checkKeyFile(spec.ssh.keyFile);
+  requireRegisteredKey(host.store.keys, spec.ssh.key);
   if (busy(host, spec.name) || host.store.inventory.hasCluster(spec.name)) {
     throw new NinesError('NINES_E_CLUSTER_EXISTS', spec.name, { context: { cluster: spec.name } });
   }

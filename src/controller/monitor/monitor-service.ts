@@ -29,8 +29,8 @@ import type { ChannelConfig } from '../../core/monitor-notify.ts';
 import type { Store } from '../store/store.ts';
 import { ClusterMonitor, type ProxyServerState, type TickContext } from './cluster-monitor.ts';
 import { MonitorFaults } from './monitor-faults.ts';
-import { monitorHostAccess, type MonitorHostAccess } from './host-access.ts';
-import type { SshPool } from '../../hosts/ssh-pool.ts';
+import type { MonitorHostAccess } from './host-access.ts';
+import type { ClusterHosts } from '../cluster-hosts.ts';
 import { queryKillJob } from './query-insight.ts';
 import { clusterStatusView, type ClusterStatusView } from './status-view.ts';
 import { activeAfter, handleSnapshot, stageFailure, type ClusterState } from './tick-handler.ts';
@@ -57,10 +57,9 @@ export interface MonitorServiceOptions {
   readonly jobs: JobRunner;
   readonly logger: Logger;
   readonly config: MonitorConfig;
-  readonly dataDir: string;
   readonly drivers: MonitorDrivers;
-  /** SSH pool of the pollers (host stats, HAProxy); the controller closes it after stop(). */
-  readonly sshPool?: SshPool;
+  /** The controller's host access: the pollers' (host stats, HAProxy) SSH executors; closed by the controller. */
+  readonly hosts?: ClusterHosts;
   /** Replaces createChannel (tests). */
   readonly createChannel?: (c: ChannelConfig) => NotificationChannel;
 }
@@ -268,10 +267,7 @@ export class MonitorService {
     const drivers = this.options.drivers;
     const hosts =
       drivers.readHostStats || drivers.readProxy
-        ? (
-            drivers.hostAccess ??
-            ((s: ClusterSpec) => monitorHostAccess(s, this.options.dataDir, this.options.sshPool))
-          )(spec)
+        ? (drivers.hostAccess?.(spec) ?? this.options.hosts?.monitorAccess(spec))
         : undefined;
     const state: ClusterState = { health: undefined, snapshot: undefined, evaluation: undefined };
     this.faults.of(name);

@@ -175,4 +175,18 @@ export const MIGRATIONS: readonly ((db: DatabaseSync) => void)[] = [
       CREATE INDEX notification_deliveries_due ON notification_deliveries (state, next_attempt_at);
     `);
   },
+  // 3: SSH keys registered with the controller (issue 8): a spec names a key instead of a path on the controller.
+  // The private key lives in secrets (scope "ssh-key:<name>", sealed); this row is what may be shown.
+  (db) => {
+    db.exec(`
+      CREATE TABLE ssh_keys (
+        name TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,           -- SHA256:... of the public key
+        public_key TEXT NOT NULL,            -- authorized_keys format
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `);
+  },
 ];

@@ -5,6 +5,7 @@ import { Db } from './db.ts';
 import { EventRepo } from './event-repo.ts';
 import { InventoryRepo } from './inventory-repo.ts';
 import { JobRepo } from './job-repo.ts';
+import { KeyRepo } from './key-repo.ts';
 import { SecretBox } from './secret-box.ts';
 import { SecretRepo } from './secret-repo.ts';
 import { TokenRepo } from './token-repo.ts';
@@ -21,6 +22,8 @@ export interface Store {
   readonly events: EventRepo;
   readonly tokens: TokenRepo;
   readonly secrets: SecretRepo;
+  /** SSH keys registered with the controller (private keys sealed in secrets). */
+  readonly keys: KeyRepo;
   close(): void;
 }
 
@@ -57,6 +60,7 @@ export function openStore(dataDir: string): Store {
     jobs: new JobRepo(db),
     events: new EventRepo(db),
     tokens: new TokenRepo(db),
+    keys: new KeyRepo(db, secrets),
     close: () => db.close(),
   };
 }

@@ -4,10 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import ssh2 from 'ssh2';
 import { MAIN, SCALE, api, poll, startController, tempDir, type ControllerProcess } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -46,7 +47,7 @@ nodes:
   - host: 127.0.0.1
     port: 5433
 ssh:
-  keyFile: ${join(dir, 'id_test')}
+  key: cli-key
   port: ${sshPort}
 credentials:
   admin: Cli-Admin-Password-1
@@ -55,7 +56,7 @@ ${extra}`;
 
 before(async () => {
   dir = tempDir();
-  writeFileSync(join(dir, 'id_test'), 'key\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'id_test'), ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
   // The probe connects and hangs up at once: a reset on our side is expected.
   sshLike = createServer((s) => s.on('error', () => undefined).end('SSH-2.0-fake\r\n'));
   await new Promise<void>((r) => sshLike.listen(0, '127.0.0.1', r));
@@ -63,6 +64,9 @@ before(async () => {
   specFile = join(dir, 'spec.yaml');
   writeFileSync(specFile, spec('cli-one', port));
   ctl = await startController(join(dir, 'data'));
+  const added = await nines(['key', 'add', 'cli-key', '--file', join(dir, 'id_test')]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /^key cli-key added: ssh-ed25519 SHA256:/);
 });
 
 after(async () => {
@@ -174,9 +178,16 @@ test('a bad spec through the CLI writes nothing', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /nodes\[1\]: expected a unique host:port, got 127\.0\.0\.1:5432/);
   const nokey = join(dir, 'nokey.yaml');
-  writeFileSync(nokey, spec('cli-nokey', 22).replace(join(dir, 'id_test'), '/no/such/key'));
+  writeFileSync(nokey, spec('cli-nokey', 22).replace('key: cli-key', 'key: no-such-key'));
   const k = await nines(['cluster', 'create', '-f', nokey]);
-  assert.match(k.stderr, /NINES_E_SSH_KEY_FILE: .*\/no\/such\/key/);
+  assert.equal(k.code, 1);
+  assert.match(k.stderr, /NINES_E_SSH_KEY_UNKNOWN: .*no key named 'no-such-key'/);
+  const path = join(dir, 'path.yaml');
+  writeFileSync(path, spec('cli-path', 22).replace('key: cli-key', `keyFile: ${join(dir, 'id_test')}`));
+  const p = await nines(['cluster', 'create', '-f', path]);
+  assert.equal(p.code, 1);
+  assert.match(p.stderr, /NINES_E_SSH_KEY_PATH: .*ssh\.keyFile/);
+  assert.match(p.stderr, /nines key add NAME --file PATH/);
   const after = await api<{ jobs: unknown[] }>(ctl, 'GET', '/jobs?limit=500');
   assert.equal(after.jobs.length, before.jobs.length);
 });
@@ -184,10 +195,37 @@ test('a bad spec through the CLI writes nothing', async () => {
 test('help texts', async () => {
   const main = await nines(['--help']);
   assert.equal(main.code, 0);
-  for (const g of ['controller', 'cluster', 'node', 'job', 'events', 'spec']) {
+  for (const g of ['controller', 'cluster', 'key', 'node', 'job', 'events', 'spec']) {
     assert.match(main.stdout, new RegExp(`^  ${g}\\s`, 'm'));
     const h = await nines([g, '--help']);
     assert.equal(h.code, 0, g);
     assert.match(h.stdout, /^Usage: nines /);
   }
+});
+
+test('key list/show never print the private key; remove is refused while a cluster uses the key', async () => {
+  const privateKey = readFileSync(join(dir, 'id_test'), 'utf8');
+  const secretLine = privateKey.split('\n')[1] ?? '';
+  const list = await nines(['key', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^NAME\s+TYPE\s+FINGERPRINT/m);
+  assert.match(list.stdout, /cli-key\s+ssh-ed25519\s+SHA256:\S+\s+\S+\s+\S*cli-one/);
+  const show = await nines(['key', 'show', 'cli-key', '--json']);
+  assert.equal(show.code, 0, show.stderr);
+  for (const out of [list.stdout, show.stdout])
+    assert.ok(!out.includes(secretLine), 'no private key material');
+  const again = await nines(['key', 'add', 'cli-key', '--file', join(dir, 'id_test')]);
+  assert.match(again.stdout, /^key cli-key unchanged/);
+  const inUse = await nines(['key', 'remove', 'cli-key']);
+  assert.equal(inUse.code, 1);
+  assert.match(inUse.stderr, /NINES_E_KEY_IN_USE: .*cli-key is used by .*cli-one/);
+  const missing = await nines(['key', 'add', 'other', '--file', join(dir, 'no-such-file')]);
+  assert.equal(missing.code, 2, 'an unreadable --file is a usage error');
+  assert.match(missing.stderr, /cannot read it on this machine \(ENOENT\)/);
+  const spare = join(dir, 'id_spare');
+  writeFileSync(spare, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  assert.equal((await nines(['key', 'add', 'spare', '-f', spare])).code, 0);
+  const removed = await nines(['key', 'remove', 'spare']);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stdout, /^key spare removed/);
 });

@@ -4,6 +4,7 @@
 // nodes go down and come back; at the end the process is alive, logged no uncaught exception, and stops cleanly.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
 import { Controller } from '../../../src/controller/controller.ts';
@@ -35,7 +36,7 @@ describe('the daemon survives dying hosts mid-probe', { timeout: ms(600_000) }, 
       name,
       type,
       nodes: addrs.map((host, i) => ({ host, ...(i === 0 ? { role: 'primary' } : {}) })),
-      ssh: { keyFile: lab.inventory.privateKeyPath, knownHostsFile: lab.inventory.knownHostsPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'admin-secret-3', replication: 'repl-secret-3', monitor: 'monitor-secret-3' },
     }).spec;
 
@@ -62,6 +63,7 @@ describe('the daemon survives dying hosts mid-probe', { timeout: ms(600_000) }, 
     // The inventory is written before the daemon starts; the daemon only monitors.
     const dataDir = join(tempDir(), 'data');
     const seed = Controller.open({ config: loadConfig({ env: {}, overrides: { dataDir } }) });
+    seed.keys.add('lab', readFileSync(lab.inventory.privateKeyPath, 'utf8'));
     seed.store.inventory.createCluster(my, 'healthy');
     seed.store.inventory.createCluster(pg, 'healthy');
     await seed.close(0);

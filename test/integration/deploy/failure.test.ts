@@ -12,6 +12,7 @@ import {
   createAppUser,
   fullSpec,
   labSpec,
+  registerLabKey,
   ms,
   poll,
   startTestController,
@@ -35,6 +36,7 @@ describe('failed deploy, retry, and the virtual IP', { timeout: ms(600_000) }, (
   before(async () => {
     lab = await createTestLab(5);
     t = await startTestController();
+    await registerLabKey(t, lab.inventory);
     vip = lab.inventory.controllerAddress.replace(/\.\d+$/, '.100');
     raw = labSpec(lab.inventory, {
       name: NAME,

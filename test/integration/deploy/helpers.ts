@@ -112,6 +112,23 @@ export async function startTestController(): Promise<TestController> {
   return t;
 }
 
+/** The name the lab's SSH key is registered under (labSpec names it). */
+export const LAB_KEY = 'lab';
+
+/** Registers the lab's private key with the controller, as a user would: `nines key add` or POST /keys. */
+export async function registerLabKey(
+  t: TestController,
+  inv: LabInventory,
+  via: 'api' | 'cli' = 'api',
+): Promise<void> {
+  if (via === 'cli') {
+    const r = await t.cli(['key', 'add', LAB_KEY, '--file', inv.privateKeyPath]);
+    if (r.code !== 0) throw new Error(`nines key add: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    return;
+  }
+  await t.api('POST', '/keys', { name: LAB_KEY, privateKey: readFileSync(inv.privateKeyPath, 'utf8') });
+}
+
 export function address(inv: LabInventory, name: string): string {
   const h = inv.hosts.find((x) => x.name === name);
   if (!h) throw new Error(`lab ${inv.name} has no host ${name}`);
@@ -137,7 +154,7 @@ export function labSpec(
       host: address(inv, h),
       ...(i === 0 && o.type !== 'galera' ? { role: 'primary' } : {}),
     })),
-    ssh: { user: inv.sshUser, keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+    ssh: { user: inv.sshUser, key: LAB_KEY },
     credentials: { admin: 'admin-password-1', replication: 'repl-password-1', monitor: 'monitor-password-1' },
     ...(o.options ? { options: o.options } : {}),
     ...(o.proxies

@@ -14,6 +14,7 @@ import {
   fullSpec,
   haproxyServers,
   labSpec,
+  registerLabKey,
   ms,
   nodeQuery,
   poll,
@@ -83,6 +84,7 @@ export function typeScenario(o: ScenarioOptions): void {
     before(async () => {
       lab = await createTestLab(5);
       t = await startTestController();
+      await registerLabKey(t, lab.inventory, o.via);
       raw = labSpec(lab.inventory, {
         name: o.name,
         type: o.type,

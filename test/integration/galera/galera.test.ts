@@ -20,7 +20,7 @@ function makeSpec(addresses: readonly string[], admin = 'admin-secret-1'): Clust
     name: 'galit',
     type: 'galera',
     nodes: addresses.map((host) => ({ host })),
-    ssh: { keyFile: '/dev/null' },
+    ssh: { key: 'unused' },
     credentials: { admin, replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
     options: { sstMethod: 'rsync', gcacheSize: '32M' },
   }).spec;

@@ -27,7 +27,7 @@ describe('galera with mariabackup SST on lab hosts', { timeout: ms(300_000) }, (
       name: 'galmb',
       type: 'galera',
       nodes: lab.inventory.hosts.map((h) => ({ host: h.address })),
-      ssh: { keyFile: '/dev/null' },
+      ssh: { key: 'unused' },
       credentials: { admin: 'admin-secret-1', replication: 'sst-secret-1', monitor: 'monitor-secret-1' },
       options: { sstMethod: 'mariabackup', gcacheSize: '32M' },
     }).spec;

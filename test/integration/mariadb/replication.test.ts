@@ -30,7 +30,7 @@ function makeSpec(addresses: readonly string[], admin = 'admin-secret-1'): Clust
     name: 'mdbit',
     type: 'mariadb-replication',
     nodes: addresses.map((host, i) => ({ host, ...(i === 0 ? { role: 'primary' } : {}) })),
-    ssh: { keyFile: '/dev/null' },
+    ssh: { key: 'unused' },
     credentials: { admin, replication: "repl'secret\\1", monitor: 'monitor-secret-1' },
     options: { semiSync: true },
   }).spec;
@@ -191,7 +191,7 @@ describe('mariadb-replication on lab hosts', { timeout: ms(600_000) }, () => {
     { timeout: ms(60_000) },
     async () => {
       const hinted = validateSpec({
-        ...{ name: spec.name, type: spec.type, ssh: { keyFile: '/dev/null' }, credentials: spec.credentials },
+        ...{ name: spec.name, type: spec.type, ssh: { key: 'unused' }, credentials: spec.credentials },
         nodes: spec.nodes.map((n, i) => ({ host: n.host, ...(i === 1 ? { role: 'primary' } : {}) })),
         options: { semiSync: true },
       }).spec;

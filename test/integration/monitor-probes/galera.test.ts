@@ -19,7 +19,7 @@ function makeSpec(addresses: readonly string[]): ClusterSpec {
     name: 'galprobe',
     type: 'galera',
     nodes: addresses.map((host) => ({ host })),
-    ssh: { keyFile: '/dev/null' },
+    ssh: { key: 'unused' },
     credentials: { admin: 'admin-secret-1', replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
     options: { sstMethod: 'rsync', gcacheSize: '32M' },
   }).spec;

@@ -24,7 +24,7 @@ function makeSpec(addresses: readonly string[]): ClusterSpec {
     name: 'pgprobe',
     type: 'postgres-streaming',
     nodes: addresses.map((host, i) => ({ host, ...(i === 0 ? { role: 'primary' } : {}) })),
-    ssh: { keyFile: '/dev/null' },
+    ssh: { key: 'unused' },
     credentials: { admin: 'admin-secret-1', replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
   }).spec;
 }

@@ -3,7 +3,7 @@
 // partition heals, the alarm clears.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -41,7 +41,7 @@ describe('monitoring galera on lab hosts', { timeout: ms(900_000) }, () => {
       name: 'gmon',
       type: 'galera',
       nodes: inv.hosts.map((h) => ({ host: h.address })),
-      ssh: { keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'admin-secret-8', replication: 'repl-secret-8', monitor: 'monitor-secret-8' },
       options: { sstMethod: 'rsync' },
     }).spec;
@@ -51,6 +51,7 @@ describe('monitoring galera on lab hosts', { timeout: ms(900_000) }, () => {
     controller = Controller.open({
       config: loadConfig({ env: { NINES_LOG_LEVEL: 'warn' }, overrides: { dataDir: dir } }),
     });
+    controller.keys.add('lab', readFileSync(inv.privateKeyPath, 'utf8'));
     controller.start();
     controller.store.inventory.createCluster(spec, 'healthy');
     await controller.monitor.reconcile();

@@ -5,7 +5,7 @@
 // alarm, and not replication-broken), and a frozen host that does not delay the others.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -74,7 +74,7 @@ describe('monitoring mariadb-replication on lab hosts', { timeout: ms(600_000) }
       name: 'mon',
       type: 'mariadb-replication',
       nodes: inv.hosts.map((h, i) => ({ host: h.address, ...(i === 0 ? { role: 'primary' } : {}) })),
-      ssh: { keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'admin-secret-9', replication: 'repl-secret-9', monitor: 'monitor-secret-9' },
     }).spec;
     hosts = labHostAccess(inv);
@@ -87,6 +87,7 @@ describe('monitoring mariadb-replication on lab hosts', { timeout: ms(600_000) }
       overrides: { dataDir: dir, listen: '127.0.0.1:0' },
     });
     controller = Controller.open({ config });
+    controller.keys.add('lab', readFileSync(inv.privateKeyPath, 'utf8'));
     controller.start();
     app = buildApp(controller);
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -4,7 +4,7 @@
 // is reported with bytes and seconds and alarmed, and cleared once replay resumes.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -59,7 +59,7 @@ describe('postgres-streaming standby lag on lab hosts', { timeout: ms(600_000) }
       name: 'plag',
       type: 'postgres-streaming',
       nodes: inv.hosts.map((h, i) => ({ host: h.address, ...(i === 0 ? { role: 'primary' } : {}) })),
-      ssh: { keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'admin-secret-l', replication: 'repl-secret-l', monitor: 'monitor-secret-l' },
     }).spec;
     hosts = labHostAccess(inv);
@@ -68,6 +68,7 @@ describe('postgres-streaming standby lag on lab hosts', { timeout: ms(600_000) }
     controller = Controller.open({
       config: loadConfig({ env: { NINES_LOG_LEVEL: 'warn' }, overrides: { dataDir: dir } }),
     });
+    controller.keys.add('lab', readFileSync(inv.privateKeyPath, 'utf8'));
     controller.start();
     controller.store.inventory.createCluster(spec, 'healthy');
     controller.monitor.settings.update(

@@ -3,7 +3,7 @@
 // appear in the top statements.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -44,7 +44,7 @@ describe('monitoring postgres-streaming on lab hosts', { timeout: ms(600_000) },
       name: 'pmon',
       type: 'postgres-streaming',
       nodes: inv.hosts.map((h, i) => ({ host: h.address, ...(i === 0 ? { role: 'primary' } : {}) })),
-      ssh: { keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'admin-secret-7', replication: 'repl-secret-7', monitor: 'monitor-secret-7' },
     }).spec;
     hosts = labHostAccess(inv);
@@ -53,6 +53,7 @@ describe('monitoring postgres-streaming on lab hosts', { timeout: ms(600_000) },
     controller = Controller.open({
       config: loadConfig({ env: { NINES_LOG_LEVEL: 'warn' }, overrides: { dataDir: dir } }),
     });
+    controller.keys.add('lab', readFileSync(inv.privateKeyPath, 'utf8'));
     controller.start();
     controller.store.inventory.createCluster(spec, 'healthy');
     controller.monitor.settings.update(

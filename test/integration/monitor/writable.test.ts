@@ -5,7 +5,7 @@
 // a critical writable-replica and multiple-writers alarm within 2 s, cleared when it is read-only again.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -84,7 +84,7 @@ describe('writable replicas (mariadb-replication on lab hosts)', { timeout: ms(6
       name: 'wrep',
       type: 'mariadb-replication',
       nodes: inv.hosts.map((h, i) => ({ host: h.address, ...(i === 0 ? { role: 'primary' } : {}) })),
-      ssh: { keyFile: inv.privateKeyPath, knownHostsFile: inv.knownHostsPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'admin-secret-w', replication: 'repl-secret-w', monitor: 'monitor-secret-w' },
     }).spec;
     hosts = labHostAccess(inv);
@@ -153,6 +153,7 @@ describe('writable replicas (mariadb-replication on lab hosts)', { timeout: ms(6
         config: loadConfig({ env: { NINES_LOG_LEVEL: 'warn' }, overrides: { dataDir: dir } }),
       });
       const c = controller;
+      c.keys.add('lab', readFileSync(lab.inventory.privateKeyPath, 'utf8'));
       c.start();
       c.store.inventory.createCluster(spec, 'healthy');
       await c.monitor.reconcile();

@@ -38,7 +38,7 @@ describe('postgres-streaming with hostile passwords', { timeout: ms(300_000) }, 
       name: 'pghostile',
       type: 'postgres-streaming',
       nodes: addresses.map((host, i) => ({ host, ...(i === 0 ? { role: 'primary' } : {}) })),
-      ssh: { keyFile: '/dev/null' },
+      ssh: { key: 'unused' },
       credentials: CREDENTIALS,
     }).spec;
     hosts = labHostAccess(lab.inventory);

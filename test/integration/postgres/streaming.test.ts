@@ -26,7 +26,7 @@ function makeSpec(addresses: readonly string[], admin = 'admin-secret-1'): Clust
     name: 'pgit',
     type: 'postgres-streaming',
     nodes: addresses.map((host, i) => ({ host, ...(i === 0 ? { role: 'primary' } : {}) })),
-    ssh: { keyFile: '/dev/null' },
+    ssh: { key: 'unused' },
     credentials: { admin, replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
     options: { synchronous: true },
   }).spec;

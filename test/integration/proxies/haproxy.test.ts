@@ -73,7 +73,7 @@ describe('proxies: HAProxy endpoint over real MariaDB servers', { timeout: 300_0
       name: 'pxtest',
       type: 'mariadb-replication',
       nodes: [{ host: a('h1'), role: 'primary' }, { host: a('h2') }, { host: a('h3') }],
-      ssh: { keyFile: lab.inventory.privateKeyPath },
+      ssh: { key: 'lab' },
       // A monitor password with every character haproxy.cfg treats specially (issue 8: it was written raw).
       credentials: { admin: 'admin-pass-1', replication: 'repl-pass-1', monitor: MONITOR_PASSWORD },
       endpoint: { proxies: [proxy], writePort: WRITE, readPort: READ },

@@ -46,7 +46,7 @@ describe('proxies: Keepalived VIP over two HAProxy hosts', { timeout: 300_000 * 
       name: 'viptest',
       type: 'mariadb-replication',
       nodes: [{ host: a('h1'), role: 'primary' }, { host: a('h2') }],
-      ssh: { keyFile: lab.inventory.privateKeyPath },
+      ssh: { key: 'lab' },
       credentials: { admin: 'admin-pass-1', replication: 'repl-pass-1', monitor: 'mon-pass-1' },
       endpoint: { proxies: [a('h3'), a('h4')], writePort: WRITE, readPort: READ, virtualIp: vip },
     }).spec;

@@ -61,7 +61,7 @@ test('authentication is on by default: no token 401, wrong token 401', async () 
       method: 'POST',
       url: '/api/v1/clusters',
       headers: { authorization: 'Bearer nines_wrong' },
-      payload: specFor('x', t.keyFile),
+      payload: specFor('x', t.key),
     },
     401,
     'NINES_E_AUTH_INVALID',
@@ -79,7 +79,7 @@ test('roles: viewer reads but cannot create; operator cannot delete or manage to
     200,
   );
   const body = await refused(
-    { method: 'POST', url: '/api/v1/clusters', headers: auth('viewer'), payload: specFor('x', t.keyFile) },
+    { method: 'POST', url: '/api/v1/clusters', headers: auth('viewer'), payload: specFor('x', t.key) },
     403,
     'NINES_E_AUTH_FORBIDDEN',
   );
@@ -102,7 +102,7 @@ test('roles: viewer reads but cannot create; operator cannot delete or manage to
 });
 
 test('bad specs: exact path, code, and nothing written', async () => {
-  const bad = specFor('x', t.keyFile, {
+  const bad = specFor('x', t.key, {
     nodes: [{ host: 'a' }, { host: 'b' }, { host: 'c', port: 70000 }],
   });
   const body = await refused(
@@ -117,7 +117,7 @@ test('bad specs: exact path, code, and nothing written', async () => {
       method: 'POST',
       url: '/api/v1/clusters',
       headers: auth('operator'),
-      payload: { ...specFor('x', t.keyFile), replicas: 3 },
+      payload: { ...specFor('x', t.key), replicas: 3 },
     },
     400,
     'NINES_E_SPEC_INVALID',
@@ -129,7 +129,7 @@ test('bad specs: exact path, code, and nothing written', async () => {
       method: 'POST',
       url: '/api/v1/clusters',
       headers: auth('operator'),
-      payload: specFor('x', t.keyFile, { nodes: [{ host: 'h', port: 3306 }, { host: 'h' }] }),
+      payload: specFor('x', t.key, { nodes: [{ host: 'h', port: 3306 }, { host: 'h' }] }),
     },
     400,
     'NINES_E_SPEC_INVALID',
@@ -143,7 +143,7 @@ test('bad specs: exact path, code, and nothing written', async () => {
       method: 'POST',
       url: '/api/v1/clusters',
       headers: { ...auth('operator'), 'content-type': 'application/yaml' },
-      payload: 'name: x\nnodes: [\n  {host: a}\nssh: {keyFile: /k}\n',
+      payload: 'name: x\nnodes: [\n  {host: a}\nssh: {key: k}\n',
     },
     400,
     'NINES_E_SPEC_PARSE',
@@ -155,12 +155,13 @@ test('bad specs: exact path, code, and nothing written', async () => {
       method: 'POST',
       url: '/api/v1/clusters',
       headers: auth('operator'),
-      payload: specFor('x', '/nonexistent/id_rsa'),
+      payload: specFor('x', 'not-registered'),
     },
     400,
-    'NINES_E_SSH_KEY_FILE',
+    'NINES_E_SSH_KEY_UNKNOWN',
   );
-  assert.match(key.message, /ssh\.keyFile \/nonexistent\/id_rsa: ENOENT/);
+  assert.match(key.message, /ssh\.key: no key named 'not-registered' is registered/);
+  assert.match(key.hint, /nines key add NAME --file PATH/);
 
   await refused(
     {
@@ -218,7 +219,7 @@ test('create -> 202 with a job; the cluster is returned with credentials as ***;
     method: 'POST',
     url: '/api/v1/clusters',
     headers: { ...auth('operator'), 'x-request-id': 'req-123' },
-    payload: specFor('api-one', t.keyFile, { credentials: { admin: 'Top-Secret-Admin-1' } }),
+    payload: specFor('api-one', t.key, { credentials: { admin: 'Top-Secret-Admin-1' } }),
   });
   assert.equal(res.statusCode, 202, res.body);
   assert.equal(res.headers['x-request-id'], 'req-123');
@@ -263,7 +264,7 @@ test('create -> 202 with a job; the cluster is returned with credentials as ***;
       method: 'POST',
       url: '/api/v1/clusters',
       headers: auth('operator'),
-      payload: specFor('api-one', t.keyFile),
+      payload: specFor('api-one', t.key),
     },
     409,
     'NINES_E_CLUSTER_EXISTS',
@@ -287,7 +288,7 @@ test('spec validation endpoint returns the normalized spec without secrets', asy
     method: 'POST',
     url: '/api/v1/spec/validate',
     headers: { ...auth('viewer'), 'content-type': 'application/yaml' },
-    payload: `name: v\ntype: galera\nnodes: [{host: a}, {host: b}]\nssh: {keyFile: /k}\ncredentials: {admin: Very-Secret-1}\n`,
+    payload: `name: v\ntype: galera\nnodes: [{host: a}, {host: b}]\nssh: {key: test-key}\ncredentials: {admin: Very-Secret-1}\n`,
   });
   assert.equal(res.statusCode, 200, res.body);
   const body = res.json<{ spec: { nodes: { port: number }[] }; warnings: string[]; generated: string[] }>();
@@ -295,6 +296,16 @@ test('spec validation endpoint returns the normalized spec without secrets', asy
   assert.equal(body.warnings.length, 1);
   assert.deepEqual(body.generated, ['replication', 'monitor']);
   assert.ok(!res.body.includes('Very-Secret-1'));
+  const unregistered = await app.inject({
+    method: 'POST',
+    url: '/api/v1/spec/validate',
+    headers: auth('viewer'),
+    payload: { name: 'v', type: 'mariadb-replication', nodes: [{ host: 'a' }], ssh: { key: 'nope' } },
+  });
+  assert.equal(unregistered.statusCode, 200, unregistered.body);
+  assert.deepEqual(unregistered.json<{ warnings: string[] }>().warnings, [
+    "ssh.key: no key named 'nope' is registered (nines key add nope --file PATH)",
+  ]);
 });
 
 test('tokens: admin creates, the new token works with its role, revoke makes it fail', async () => {

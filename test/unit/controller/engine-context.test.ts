@@ -12,7 +12,7 @@ const spec = validateSpec({
   name: 'shop',
   type: 'mariadb-replication',
   nodes: [{ host: '10.0.0.11' }],
-  ssh: { keyFile: '/k' },
+  ssh: { key: 'k' },
   credentials: { admin: 'admin-Secret-1', replication: "repl'Secret-2", monitor: 'monitor-Secret-3' },
 }).spec;
 

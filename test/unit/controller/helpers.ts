@@ -1,5 +1,6 @@
 // Test helpers: a controller on a temp data directory (real SQLite file, no HTTP server).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import ssh2 from 'ssh2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -14,7 +15,8 @@ export const okProbe: ProbeHost = (target) => Promise.resolve({ detail: `fake pr
 export interface TempController {
   readonly controller: Controller;
   readonly dir: string;
-  readonly keyFile: string;
+  /** Name of the SSH key registered in the controller (a generated ed25519 key). */
+  readonly key: string;
   close(): Promise<void>;
 }
 
@@ -26,8 +28,6 @@ export function openTemp(
   options: { dir?: string; env?: Record<string, string>; start?: boolean } & Partial<ControllerOptions> = {},
 ): TempController {
   const dir = options.dir ?? tempDir();
-  const keyFile = join(dir, 'id_test');
-  writeFileSync(keyFile, 'not a real key\n', { mode: 0o600 });
   const config = loadConfig({
     env: {
       NINES_MONITOR_ENABLED: '0', // monitoring has its own tests (test/unit/monitor)
@@ -44,11 +44,13 @@ export function openTemp(
     jobTypes: [...TEST_JOB_TYPES, ...(options.jobTypes ?? [])],
     ...(options.monitorDrivers ? { monitorDrivers: options.monitorDrivers } : {}),
   });
+  const key = 'test-key';
+  controller.keys.add(key, testPrivateKey());
   if (options.start !== false) controller.start();
   return {
     controller,
     dir,
-    keyFile,
+    key,
     close: async () => {
       await controller.close(0);
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
@@ -86,9 +88,16 @@ export function waitForState(
   );
 }
 
+/** An unencrypted ed25519 private key in OpenSSH format (generated once per process). */
+let privateKey: string | undefined;
+export function testPrivateKey(): string {
+  privateKey ??= ssh2.utils.generateKeyPairSync('ed25519').private;
+  return privateKey;
+}
+
 export function specFor(
   name: string,
-  keyFile: string,
+  key: string,
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
@@ -98,7 +107,7 @@ export function specFor(
       { host: '127.0.0.1', port: 3306, role: 'primary' },
       { host: '127.0.0.1', port: 3307 },
     ],
-    ssh: { keyFile },
+    ssh: { key },
     ...extra,
   };
 }

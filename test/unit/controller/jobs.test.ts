@@ -133,7 +133,7 @@ test('cluster.create stores the cluster, probes every host and activates it', as
     },
   });
   try {
-    const spec = specFor('alpha', t.keyFile, { endpoint: { proxies: ['10.0.0.50'] } });
+    const spec = specFor('alpha', t.key, { endpoint: { proxies: ['10.0.0.50'] } });
     const { job, generated } = await t.controller.createCluster(spec);
     assert.deepEqual(generated, ['admin', 'replication', 'monitor']);
     await waitForState(t.controller, job.id, 'succeeded');
@@ -161,7 +161,7 @@ test('cluster.create fails with the unreachable hosts named, and marks the clust
       Promise.reject(new NinesError('NINES_E_HOST_UNREACHABLE', `${target.host}: refused`)),
   });
   try {
-    const { job } = await t.controller.createCluster(specFor('beta', t.keyFile));
+    const { job } = await t.controller.createCluster(specFor('beta', t.key));
     const done = await waitForState(t.controller, job.id, 'failed');
     assert.equal(done.error?.code, 'NINES_E_HOST_UNREACHABLE');
     assert.match(done.error?.message ?? '', /127\.0\.0\.1/);
@@ -174,7 +174,7 @@ test('cluster.create fails with the unreachable hosts named, and marks the clust
 test('deleting needs the name repeated as confirmation', async () => {
   const t = openTemp();
   try {
-    const { job } = await t.controller.createCluster(specFor('gamma', t.keyFile));
+    const { job } = await t.controller.createCluster(specFor('gamma', t.key));
     await waitForState(t.controller, job.id, 'succeeded');
     assert.throws(
       () => t.controller.deleteCluster('gamma', undefined),

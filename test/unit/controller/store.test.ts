@@ -15,7 +15,7 @@ test('secrets are encrypted at rest: the raw database file never holds the passw
   const dataDir = join(t.dir, 'data');
   try {
     const { job } = await t.controller.createCluster(
-      specFor('secure', t.keyFile, { credentials: { admin: PASSWORD, replication: 'Repl-Password-42' } }),
+      specFor('secure', t.key, { credentials: { admin: PASSWORD, replication: 'Repl-Password-42' } }),
     );
     await waitForState(t.controller, job.id, 'succeeded');
     assert.equal(t.controller.store.inventory.credentials('secure').admin, PASSWORD, 'decrypts back');

@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { isNinesError } from '../../../src/core/errors.ts';
 import { loadConfig } from '../../../src/controller/config.ts';
 import { Controller } from '../../../src/controller/controller.ts';
-import { okProbe, specFor, tempDir, waitFor } from './helpers.ts';
+import { okProbe, specFor, tempDir, testPrivateKey, waitFor } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const SRC = join(ROOT, 'src');
@@ -42,8 +42,6 @@ test('nothing in src/ imports from outside src/, nor names the old test switches
 
 test('a production controller with NINES_TEST_JOBS=1 and NINES_TEST_FAKE_DEPLOY=1 has no test job and deploys for real', async () => {
   const dir = tempDir();
-  const keyFile = join(dir, 'id_test');
-  writeFileSync(keyFile, 'not a real key\n', { mode: 0o600 });
   const config = loadConfig({
     env: {
       NINES_TEST_JOBS: '1',
@@ -54,14 +52,16 @@ test('a production controller with NINES_TEST_JOBS=1 and NINES_TEST_FAKE_DEPLOY=
     overrides: { dataDir: join(dir, 'data') },
   });
   const controller = Controller.open({ config, probeHost: okProbe });
+  controller.keys.add('test-key', testPrivateKey());
   controller.start();
   try {
     assert.throws(
       () => controller.jobs.submit({ type: 'test.sleep', cluster: 'x', params: {} }),
       (err: unknown) => isNinesError(err) && err.code === 'NINES_E_JOB_TYPE_UNKNOWN',
     );
-    // The fake deploy would succeed at once; the real one must reach the hosts over SSH, and this key is no key.
-    const { job } = await controller.createCluster(specFor('prod', keyFile));
+    // The fake deploy would succeed at once; the real one must reach the hosts over SSH (loopback; the key is
+    // authorized nowhere).
+    const { job } = await controller.createCluster(specFor('prod', 'test-key'));
     const done = await waitFor(
       'the deploy to end',
       () => {

@@ -18,7 +18,7 @@ function fullSpec(): Record<string, unknown> {
       { host: '10.0.0.2', datacenter: 'dc2' },
       { host: 'fd00::3' },
     ],
-    ssh: { user: 'deploy', keyFile: '/root/.ssh/id_ed25519', knownHostsFile: '/root/.ssh/known_hosts' },
+    ssh: { user: 'deploy', key: 'deploy-key' },
     credentials: { admin: 'admin-pass-1', replication: 'repl-pass-1', monitor: 'mon-pass-1' },
     options: { sstMethod: 'rsync', gcacheSize: '512M' },
     endpoint: { proxies: ['px1', 'px2'], virtualIp: '10.0.0.20' },
@@ -149,10 +149,10 @@ test('hosts: a host name or an IP address, never a port, a space, a quote or a l
 
 test('ssh.user is a login name', () => {
   for (const user of ['root', 'deploy', 'svc_nines', 'a.b-c']) {
-    assert.ok(validateSpec({ ...fullSpec(), ssh: { user, keyFile: '/k' } }));
+    assert.ok(validateSpec({ ...fullSpec(), ssh: { user, key: 'k' } }));
   }
   for (const user of ['-oProxyCommand=x', 'a b', '', '1abc', 'x'.repeat(33), 'a;b']) {
-    const got = problems({ ...fullSpec(), ssh: { user, keyFile: '/k' } });
+    const got = problems({ ...fullSpec(), ssh: { user, key: 'k' } });
     assert.equal(got.length, 1, user);
     assert.match(got[0] ?? '', /^ssh\.user: expected a user name \(/);
   }

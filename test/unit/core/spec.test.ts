@@ -7,7 +7,7 @@ const base = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   name: 'prod-1',
   type: 'mariadb-replication',
   nodes: [{ host: '10.0.0.1' }, { host: '10.0.0.2' }, { host: '10.0.0.3' }],
-  ssh: { keyFile: '/root/.ssh/id_ed25519' },
+  ssh: { key: 'prod-deploy' },
   ...over,
 });
 
@@ -25,7 +25,7 @@ test('defaults are applied per type and the result is frozen', () => {
   const { spec, generated, warnings } = validateSpec(base(), { generateSecret: () => 'generated-secret' });
   assert.equal(spec.version, '10.11');
   assert.deepEqual(spec.nodes[0], { host: '10.0.0.1', port: 3306, datacenter: 'default', priority: 100 });
-  assert.deepEqual(spec.ssh, { user: 'root', keyFile: '/root/.ssh/id_ed25519', port: 22 });
+  assert.deepEqual(spec.ssh, { user: 'root', key: 'prod-deploy', port: 22 });
   assert.deepEqual(spec.options, { maxLagSeconds: 30, semiSync: false });
   assert.deepEqual(generated, ['admin', 'replication', 'monitor']);
   assert.equal(spec.credentials.admin, 'generated-secret');
@@ -61,11 +61,11 @@ test('generated secrets are random and given credentials are kept', () => {
 
 test('YAML version numbers are read as strings', () => {
   assert.equal(
-    loadSpec('name: a\ntype: galera\nversion: 10.6\nnodes: [{host: a}]\nssh: {keyFile: k}\n').spec.version,
+    loadSpec('name: a\ntype: galera\nversion: 10.6\nnodes: [{host: a}]\nssh: {key: k}\n').spec.version,
     '10.6',
   );
   assert.equal(
-    loadSpec('name: a\ntype: postgres-streaming\nversion: 16\nnodes: [{host: a}]\nssh: {keyFile: k}\n').spec
+    loadSpec('name: a\ntype: postgres-streaming\nversion: 16\nnodes: [{host: a}]\nssh: {key: k}\n').spec
       .version,
     '16',
   );
@@ -150,12 +150,12 @@ const INVALID: readonly [string, Record<string, unknown>, string[]][] = [
   ],
   [
     'several problems at once',
-    base({ name: 7, nodes: [{ host: 'a', port: 0 }], ssh: { keyFile: 'k', port: 99999, extra: 1 } }),
+    base({ name: 7, nodes: [{ host: 'a', port: 0 }], ssh: { key: 'k', port: 99999, extra: 1 } }),
     [
       'name: expected a string, got 7',
       'nodes[0].port: expected 1-65535, got 0',
       'ssh.port: expected 1-65535, got 99999',
-      "ssh.extra: expected one of user, keyFile, port, knownHostsFile, got unknown key 'extra'",
+      "ssh.extra: expected one of user, key, port, got unknown key 'extra'",
     ],
   ],
 ];
@@ -227,4 +227,31 @@ test('JSON Schema export describes the input', () => {
   ]);
   assert.equal(schema.additionalProperties, false);
   assert.deepEqual(schema.required.sort(), ['name', 'nodes', 'ssh', 'type']);
+});
+
+test('ssh.keyFile and ssh.knownHostsFile are refused with the way to a registered key (no path is read)', () => {
+  for (const ssh of [
+    { keyFile: '/etc/shadow' },
+    { key: 'k', knownHostsFile: '/var/lib/nines/secret.key' },
+    { keyFile: '/nonexistent/id_rsa', knownHostsFile: '/tmp/x' },
+  ]) {
+    try {
+      validateSpec(base({ ssh }));
+      assert.fail('expected NINES_E_SSH_KEY_PATH');
+    } catch (err) {
+      assert.ok(isNinesError(err, 'NINES_E_SSH_KEY_PATH'), String(err));
+      assert.match(err.message, /ssh\.(keyFile|knownHostsFile)/);
+      assert.match(err.hint, /nines key add NAME --file PATH/);
+      assert.match(err.hint, /ssh: \{key: NAME\}/);
+      // The same answer whether the file exists or not: the path is never used.
+      assert.ok(!err.message.includes('ENOENT') && !err.message.includes('/'), err.message);
+    }
+  }
+});
+
+test('ssh.key must be a key name, not a path', () => {
+  assert.deepEqual(problems(base({ ssh: { key: '../../etc/shadow' } })), [
+    "ssh.key: expected a key name of lowercase letters, digits, - _ . (1-63 characters), got '../../etc/shadow'",
+  ]);
+  assert.deepEqual(problems(base({ ssh: {} })), ['ssh.key: expected a string, got nothing']);
 });

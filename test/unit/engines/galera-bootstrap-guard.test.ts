@@ -12,7 +12,7 @@ const spec = validateSpec({
   name: 'shop',
   type: 'galera',
   nodes: [{ host: 'a' }, { host: 'b' }, { host: 'c' }],
-  ssh: { keyFile: '/k' },
+  ssh: { key: 'k' },
 }).spec;
 
 function fakeHost(name: string, running: boolean): FakeExecutor {

@@ -12,7 +12,7 @@ function spec(
     name: 'shop',
     type: 'galera',
     nodes: hosts.map((host) => ({ host })),
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials: { admin: 'admin-secret-1', replication: 'repl"secret\\1', monitor: 'monitor-secret-1' },
     options,
   }).spec;

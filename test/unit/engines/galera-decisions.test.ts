@@ -18,7 +18,7 @@ const spec = validateSpec({
   name: 'shop',
   type: 'galera',
   nodes: [{ host: 'a' }, { host: 'b' }, { host: 'c' }],
-  ssh: { keyFile: '/k' },
+  ssh: { key: 'k' },
 }).spec;
 const [A, B, C] = spec.nodes as [NodeSpec, NodeSpec, NodeSpec];
 const U = '6c0e5b10-e612-11f1-9b0b-eeb4ed6d8b07';

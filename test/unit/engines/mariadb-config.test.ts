@@ -10,7 +10,7 @@ function spec(options: Record<string, unknown> = {}, hosts = ['10.0.0.11', '10.0
     name: 'shop',
     type: 'mariadb-replication',
     nodes: hosts.map((host) => ({ host })),
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials: { admin: 'admin-secret-1', replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
     options,
   }).spec;

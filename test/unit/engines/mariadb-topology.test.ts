@@ -10,7 +10,7 @@ const spec = validateSpec({
   name: 'shop',
   type: 'mariadb-replication',
   nodes: [{ host: 'a' }, { host: 'b' }, { host: 'c' }],
-  ssh: { keyFile: '/k' },
+  ssh: { key: 'k' },
 }).spec;
 const [A, B, C] = spec.nodes as [NodeSpec, NodeSpec, NodeSpec];
 

@@ -124,7 +124,7 @@ function galera(): ClusterSpec {
     name: 'shop',
     type: 'galera',
     nodes: PLAIN_HOSTS.map((host) => ({ host })),
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials: { admin: 'admin-secret-1', replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
     options: { sstMethod: 'mariabackup' },
   }).spec;

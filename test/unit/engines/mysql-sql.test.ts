@@ -21,7 +21,7 @@ const spec = validateSpec({
   name: 'shop',
   type: 'mariadb-replication',
   nodes: [{ host: '10.0.0.11' }, { host: '10.0.0.12' }],
-  ssh: { keyFile: '/k' },
+  ssh: { key: 'k' },
   credentials: { admin: "adm'in\\pw1", replication: 'repl-secret-1', monitor: 'monitor-secret-1' },
 }).spec;
 

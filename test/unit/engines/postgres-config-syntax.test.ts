@@ -214,7 +214,7 @@ function pgSpec(): ClusterSpec {
     name: 'shop',
     type: 'postgres-streaming',
     nodes: PLAIN_HOSTS.map((host, i) => (i === 0 ? { host, role: 'primary' } : { host })),
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials: { admin: 'admin-pass', replication: 'repl-pass', monitor: 'mon-pass1' },
     options: { synchronous: true },
     endpoint: { proxies: ['px1'] },

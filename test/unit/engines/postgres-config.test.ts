@@ -22,7 +22,7 @@ function makeSpec(extra: Record<string, unknown> = {}): ClusterSpec {
       { host: '10.0.0.2' },
       { host: 'db-3.example', port: 5440 },
     ],
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials: { admin: 'admin-pass', replication: 'repl:pa\\ss', monitor: 'mon-pass1' },
     options: { synchronous: true },
     endpoint: { proxies: ['10.0.0.50', '10.0.0.51'] },

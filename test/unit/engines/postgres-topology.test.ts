@@ -18,7 +18,7 @@ const spec = validateSpec({
   name: 'shop',
   type: 'postgres-streaming',
   nodes: [{ host: '10.0.0.1' }, { host: '10.0.0.2' }, { host: '10.0.0.3' }],
-  ssh: { keyFile: '/k' },
+  ssh: { key: 'k' },
   credentials: { admin: 'admin-pass', replication: 'repl-pass', monitor: 'mon-pass1' },
 }).spec;
 const [n1, n2, n3] = spec.nodes as [NodeSpec, NodeSpec, NodeSpec];

@@ -18,7 +18,7 @@ function spec(type: 'mariadb-replication' | 'galera' | 'postgres-streaming'): Cl
     name: 'shop',
     type,
     nodes: [{ host: '10.0.0.11' }, { host: '10.0.0.12' }],
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials: CREDENTIALS,
     ...(type === 'galera' ? { options: { sstMethod: 'mariabackup' } } : {}),
   }).spec;

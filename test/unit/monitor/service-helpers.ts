@@ -1,7 +1,7 @@
 // A real controller (temp data directory, real SQLite) whose monitor talks to fake probes: tests set what each
 // node answers and read events, alarms, metrics and API answers.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -10,6 +10,7 @@ import type { MonitorDrivers } from '../../../src/controller/monitor/monitor-ser
 import type { NodeObservation } from '../../../src/core/monitor-observation.ts';
 import { validateSpec, type ClusterSpec } from '../../../src/core/spec.ts';
 import type { QueryInsight } from '../../../src/engines/engine.ts';
+import { testPrivateKey } from '../controller/helpers.ts';
 
 export type Answer = (host: string, port: number) => Omit<NodeObservation, 'time'>;
 
@@ -52,8 +53,6 @@ export const healthyAnswer: Answer = (_host, port) =>
 
 export function openMonitorHarness(env: Record<string, string> = {}): MonitorHarness {
   const dir = mkdtempSync(join(tmpdir(), 'nines-monitor-'));
-  const keyFile = join(dir, 'id_test');
-  writeFileSync(keyFile, 'not a real key\n', { mode: 0o600 });
   const config = loadConfig({
     env: {
       NINES_LOG_LEVEL: 'silent',
@@ -78,7 +77,7 @@ export function openMonitorHarness(env: Record<string, string> = {}): MonitorHar
           port: (type === 'postgres-streaming' ? 5432 : 3306) + i,
           ...(i === 0 && type !== 'galera' ? { role: 'primary' } : {}),
         })),
-        ssh: { keyFile },
+        ssh: { key: 'unused' },
       }).spec;
       h.controller.store.inventory.createCluster(spec, 'healthy');
       void h.controller.monitor.reconcile();
@@ -128,6 +127,8 @@ export function openMonitorHarness(env: Record<string, string> = {}): MonitorHar
     openInsight: (_spec, node) => insight(`${node.host}:${node.port}`),
   };
   (h as { controller: Controller }).controller = Controller.open({ config, monitorDrivers: drivers });
+  // The clusters' specs name this key (a real key authorized nowhere: a deploy that runs fails at SSH).
+  h.controller.keys.add('unused', testPrivateKey());
   h.controller.start();
   return h;
 }

@@ -10,7 +10,7 @@ export function mariadbSpec(endpoint: Record<string, unknown> = { proxies: ['10.
     name: 'shop',
     type: 'mariadb-replication',
     nodes: [{ host: '10.0.0.11', role: 'primary' }, { host: '10.0.0.12' }, { host: '10.0.0.13' }],
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials,
     endpoint,
   }).spec;
@@ -21,7 +21,7 @@ export function galeraSpec(): ClusterSpec {
     name: 'gal',
     type: 'galera',
     nodes: [{ host: 'db1' }, { host: 'db2', priority: 200 }, { host: 'db3' }],
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials,
     endpoint: { proxies: ['px1', 'px2'], writePort: 6033, readPort: 6034 },
   }).spec;
@@ -32,7 +32,7 @@ export function postgresSpec(): ClusterSpec {
     name: 'pg',
     type: 'postgres-streaming',
     nodes: [{ host: 'pg1', role: 'primary' }, { host: 'pg2' }],
-    ssh: { keyFile: '/k' },
+    ssh: { key: 'k' },
     credentials,
     endpoint: { proxies: ['px1'] },
   }).spec;
