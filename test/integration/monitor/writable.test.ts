@@ -135,7 +135,9 @@ describe('writable replicas (mariadb-replication on lab hosts)', { timeout: ms(6
       assert.equal(primarySamples[0]?.readOnly, '1', 'the primary starts read-only too');
       assert.equal(primarySamples.at(-1)?.readOnly, '0', 'the sampler saw the primary become writable');
       replicaSamples.forEach((s, i) => {
-        assert.ok(s.length >= 200, `replica ${i + 1} sampled ${s.length} times`);
+        // Enough samples to cover the deploy densely even on a loaded machine (~110-480 seen; the rate is the
+        // machine's, the window is what matters: samples after the restart are asserted below).
+        assert.ok(s.length >= 50, `replica ${i + 1} sampled ${s.length} times`);
         const writable = s.filter((x) => x.readOnly !== '1');
         assert.deepEqual(writable, [], `replica ${spec.nodes[i + 1]?.host} answered read_only != 1`);
       });
