@@ -2,7 +2,7 @@
 // `df -P`), and the figures computed from two readings (CPU busy %, network bytes/s). Pure and tolerant: a missing
 // or garbled section leaves its fields out instead of failing the whole reading.
 import { counterRate, round, sharePct } from './counter-rate.ts';
-import type { HostStats } from './monitor-observation.ts';
+import type { HostStats } from './monitor/observation.ts';
 
 /** The section markers of the one command hosts/host-stats.ts runs. */
 export const SECTION_MARK = '@@nines:';

@@ -5,7 +5,7 @@
 import type { ClusterSpec, ClusterType, NodeSpec } from '../core/spec.ts';
 import type { Executor } from '../hosts/executor.ts';
 import type { Topology } from '../core/topology.ts';
-import type { NodeObservation } from '../core/monitor-observation.ts';
+import type { NodeObservation } from '../core/monitor/observation.ts';
 
 /** How an engine reaches the hosts of a cluster. The controller builds executors from spec.ssh. */
 export interface HostAccess {

@@ -2,7 +2,7 @@
 // failure, each observe() bounded by a deadline (connect included), and never a throw — a failure becomes
 // `{reachable: false, role: 'unknown', error: {code, message}}`. The engines supply connect and read.
 import { NinesError, isNinesError, toNinesError } from '../core/errors.ts';
-import type { NodeObservation, ObservationError } from '../core/monitor-observation.ts';
+import type { NodeObservation, ObservationError } from '../core/monitor/observation.ts';
 import type { NodeProbe } from './engine.ts';
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 2000;

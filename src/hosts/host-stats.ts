@@ -3,7 +3,7 @@
 // pure parsers (core/host-stats-parse.ts) turn it into HostStats. CPU busy % and network bytes/s are deltas
 // between two readings: the caller keeps a HostStatsState per host and passes it to every read.
 import { hostStatsFrom, SECTION_MARK, type HostCounters } from '../core/host-stats-parse.ts';
-import type { HostStats } from '../core/monitor-observation.ts';
+import type { HostStats } from '../core/monitor/observation.ts';
 import type { Executor } from './executor.ts';
 
 /** The previous reading of one host (CPU and network figures need two). Create one per host, keep it. */

@@ -1,8 +1,8 @@
 // Alarms in SQLite: one row per raise; the row stays "active" (cleared_at NULL) until the condition clears, then
 // it is history. A partial unique index keeps at most one active row per alarm key. The monitor applies each
-// evaluation (core/monitor-alarms.ts) in one transaction; acknowledging sets who/when/comment on the active row.
+// evaluation (core/monitor/alarms.ts) in one transaction; acknowledging sets who/when/comment on the active row.
 import { NinesError } from '../../core/errors.ts';
-import type { Alarm, AlarmEvaluation, AlarmRuleId, AlarmSeverity } from '../../core/monitor-alarms.ts';
+import type { Alarm, AlarmEvaluation, AlarmRuleId, AlarmSeverity } from '../../core/monitor/alarms.ts';
 import type { Db } from '../store/db.ts';
 
 export interface AlarmRecord extends Alarm {

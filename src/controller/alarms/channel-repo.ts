@@ -2,7 +2,7 @@
 // values, SMTP password included) is sealed in the secrets table (scope "notify-channel:<name>"), never stored in
 // clear and never returned: the API shows describeChannel() only.
 import { NinesError } from '../../core/errors.ts';
-import { parseChannelConfig, type ChannelConfig } from '../../core/monitor-notify.ts';
+import { parseChannelConfig, type ChannelConfig } from '../../core/monitor/notify.ts';
 import type { Db } from '../store/db.ts';
 import type { SecretRepo } from '../store/secret-repo.ts';
 

@@ -1,7 +1,7 @@
 // The store-backed DeliveryStore of the notification queue (deliveries survive a controller restart: pending ones
 // are picked up again) and the notification ledger (what was last notified per alarm key, so a restart does not
 // notify open alarms again).
-import type { AlarmTransition, ChannelKind, LedgerEntry, NotifyLedger } from '../../core/monitor-notify.ts';
+import type { AlarmTransition, ChannelKind, LedgerEntry, NotifyLedger } from '../../core/monitor/notify.ts';
 import type {
   Delivery,
   DeliveryFilter,

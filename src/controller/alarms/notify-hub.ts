@@ -1,8 +1,8 @@
 // The notifier as the controller runs it: channels from the channel repo (configured through the API), deliveries
 // in SQLite (visible through the API, retried across restarts), and the dedup ledger persisted after each pass.
 // Changing the channels rebuilds the Notifier; the ledger carries over, pending deliveries stay in the store.
-import type { AlarmEvaluation } from '../../core/monitor-alarms.ts';
-import { describeChannel, type ChannelConfig } from '../../core/monitor-notify.ts';
+import type { AlarmEvaluation } from '../../core/monitor/alarms.ts';
+import { describeChannel, type ChannelConfig } from '../../core/monitor/notify.ts';
 import type { Logger } from '../logger.ts';
 import type { NotificationChannel } from '../notify/channels.ts';
 import type { Delivery, DeliveryFilter } from '../notify/delivery-store.ts';

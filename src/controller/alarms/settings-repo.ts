@@ -3,12 +3,12 @@
 // (this process is the only writer of the database).
 import { z } from 'zod';
 import { NinesError } from '../../core/errors.ts';
-import { ALARM_RULES, type AlarmConfig, type AlarmRuleId } from '../../core/monitor-alarms.ts';
+import { ALARM_RULES, type AlarmConfig, type AlarmRuleId } from '../../core/monitor/alarms.ts';
 import {
   resolveThresholds,
   type MaintenanceWindow,
   type MonitorThresholds,
-} from '../../core/monitor-observation.ts';
+} from '../../core/monitor/observation.ts';
 import type { Db } from '../store/db.ts';
 
 export interface MonitorSettings {

@@ -1,6 +1,6 @@
 // Time series in SQLite: raw points (1 s) and 1-minute / 1-hour aggregates (tables of migration 2, layout in
 // docs/monitoring.md). Writes are batched: one transaction per monitor tick. Downsampling and retention follow the
-// pure plan of core/monitor-downsample.ts (planRetention, downsample, rollup), run periodically with a bounded
+// pure plan of core/monitor/downsample.ts (planRetention, downsample, rollup), run periodically with a bounded
 // amount of work per pass. Queries pick the finest tier that still holds the requested range.
 import { NinesError } from '../../core/errors.ts';
 import {
@@ -14,7 +14,7 @@ import {
   type RollupTask,
   type RollupWatermarks,
   type TierName,
-} from '../../core/monitor-downsample.ts';
+} from '../../core/monitor/downsample.ts';
 import type { Db } from '../store/db.ts';
 
 /** One value of one series at one time; node is host:port, absent for a cluster series. */

@@ -2,8 +2,8 @@
 // reset and refilled from the current snapshots on each scrape, so a deleted cluster or removed node disappears
 // at the next scrape instead of lingering with its last value.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ClusterHealth } from '../../core/monitor-health.ts';
-import { nodeKey, type ClusterSnapshot } from '../../core/monitor-observation.ts';
+import type { ClusterHealth } from '../../core/monitor/health.ts';
+import { nodeKey, type ClusterSnapshot } from '../../core/monitor/observation.ts';
 import type { ProxyStates } from '../monitor/cluster-monitor.ts';
 
 export interface ExportedCluster {

@@ -1,6 +1,6 @@
 // Which numbers of a snapshot become time series (raw 1 s points). Pure: snapshot + health in, samples out.
-import type { ClusterHealth, ClusterState } from '../../core/monitor-health.ts';
-import { nodeKey, type ClusterSnapshot, type NodeObservation } from '../../core/monitor-observation.ts';
+import type { ClusterHealth, ClusterState } from '../../core/monitor/health.ts';
+import { nodeKey, type ClusterSnapshot, type NodeObservation } from '../../core/monitor/observation.ts';
 import type { MetricSample } from './metric-store.ts';
 
 /** Node metrics and what they read from an observation. */

@@ -20,7 +20,7 @@ import {
   type MonitorThresholds,
   type NodeObservation,
   type NodeSnapshot,
-} from '../../core/monitor-observation.ts';
+} from '../../core/monitor/observation.ts';
 import type { ClusterType } from '../../core/spec.ts';
 import type { NodeProbe } from '../../engines/engine.ts';
 import type { Logger } from '../logger.ts';

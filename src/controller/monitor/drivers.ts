@@ -3,7 +3,7 @@
 // reachability probe (reachable, role unknown) so the cluster is at least watched for being up.
 import { connect } from 'node:net';
 import { NinesError } from '../../core/errors.ts';
-import type { NodeObservation } from '../../core/monitor-observation.ts';
+import type { NodeObservation } from '../../core/monitor/observation.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import type { NodeProbe } from '../../engines/engine.ts';
 import { engineFor } from '../../engines/registry.ts';

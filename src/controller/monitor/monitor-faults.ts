@@ -1,16 +1,16 @@
 // The monitor's own failures, per cluster: every failed stage of a tick (see tick-handler.ts runStage) is counted
 // (status, Prometheus nines_monitor_errors_total{cluster,stage}), logged once per distinct error, and raises the
-// monitor-degraded alarm of the cluster (decided by core/monitor-degraded.ts). The alarm lives in memory first, so
+// monitor-degraded alarm of the cluster (decided by core/monitor/degraded.ts). The alarm lives in memory first, so
 // it is reported (status, Prometheus, events, notifications) even when the alarm store is what fails; writing it
 // to the store, and handing it to the notifier, are retried on every later tick until they work.
-import type { Alarm } from '../../core/monitor-alarms.ts';
+import type { Alarm } from '../../core/monitor/alarms.ts';
 import {
   decideDegraded,
   MONITOR_DEGRADED_RULE,
   type MonitorStage,
   type StageFailure,
-} from '../../core/monitor-degraded.ts';
-import type { AlarmTransition } from '../../core/monitor-notify.ts';
+} from '../../core/monitor/degraded.ts';
+import type { AlarmTransition } from '../../core/monitor/notify.ts';
 import type { AlarmRepo } from '../alarms/alarm-repo.ts';
 import type { NotifyHub } from '../alarms/notify-hub.ts';
 import type { EventBus } from '../events.ts';

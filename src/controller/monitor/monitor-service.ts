@@ -4,15 +4,15 @@
 // (status, Prometheus). Lifecycle changes are picked up from events and by a periodic reconcile against the
 // inventory, so a missed event only delays monitoring by one reconcile period.
 import { NinesError } from '../../core/errors.ts';
-import type { Alarm } from '../../core/monitor-alarms.ts';
-import { MONITOR_DEGRADED_RULE } from '../../core/monitor-degraded.ts';
-import type { AlarmTransition } from '../../core/monitor-notify.ts';
+import type { Alarm } from '../../core/monitor/alarms.ts';
+import { MONITOR_DEGRADED_RULE } from '../../core/monitor/degraded.ts';
+import type { AlarmTransition } from '../../core/monitor/notify.ts';
 import {
   resolveThresholds,
   type HostStats,
   type MaintenanceWindow,
   type MonitorThresholds,
-} from '../../core/monitor-observation.ts';
+} from '../../core/monitor/observation.ts';
 import type { ClusterSpec, ClusterType, NodeSpec } from '../../core/spec.ts';
 import type { NodeProbe, QueryInsight } from '../../engines/engine.ts';
 import { AlarmRepo } from '../alarms/alarm-repo.ts';
@@ -25,7 +25,7 @@ import type { Logger } from '../logger.ts';
 import { MetricStore } from '../metrics/metric-store.ts';
 import { PrometheusExporter, type ExportedCluster } from '../metrics/prometheus.ts';
 import type { NotificationChannel } from '../notify/channels.ts';
-import type { ChannelConfig } from '../../core/monitor-notify.ts';
+import type { ChannelConfig } from '../../core/monitor/notify.ts';
 import type { Store } from '../store/store.ts';
 import { ClusterMonitor, type ProxyServerState, type TickContext } from './cluster-monitor.ts';
 import { MonitorFaults } from './monitor-faults.ts';

@@ -1,13 +1,13 @@
 // The status of a cluster as the API shows it: the latest classification (state + reason sentence), each node's
 // state, role and figures from its latest observation, active alarms, suppressed conditions, maintenance and the
 // HAProxy backend states. Built from what the monitor keeps in memory: no I/O to the nodes.
-import type { ClusterHealth, NodeHealth } from '../../core/monitor-health.ts';
-import { nodeKey, type NodeObservation, type NodeSnapshot } from '../../core/monitor-observation.ts';
+import type { ClusterHealth, NodeHealth } from '../../core/monitor/health.ts';
+import { nodeKey, type NodeObservation, type NodeSnapshot } from '../../core/monitor/observation.ts';
 import type { AlarmRecord } from '../alarms/alarm-repo.ts';
 import type { MaintenanceRecord } from '../alarms/settings-repo.ts';
 import type { ProxyStates } from './cluster-monitor.ts';
 import type { ClusterState } from './tick-handler.ts';
-import type { StageFailure } from '../../core/monitor-degraded.ts';
+import type { StageFailure } from '../../core/monitor/degraded.ts';
 
 /** The monitor's own health of the cluster: degraded while a stage of its work fails (see monitor-degraded). */
 export interface MonitorSelf {

@@ -11,15 +11,15 @@ import {
   type Alarm,
   type AlarmConfig,
   type AlarmEvaluation,
-} from '../../core/monitor-alarms.ts';
-import { MONITOR_DEGRADED_RULE, type MonitorStage, type StageFailure } from '../../core/monitor-degraded.ts';
+} from '../../core/monitor/alarms.ts';
+import { MONITOR_DEGRADED_RULE, type MonitorStage, type StageFailure } from '../../core/monitor/degraded.ts';
 import {
   classifyCluster,
   diffStates,
   type ClusterHealth,
   type HealthEvent,
-} from '../../core/monitor-health.ts';
-import type { ClusterSnapshot } from '../../core/monitor-observation.ts';
+} from '../../core/monitor/health.ts';
+import type { ClusterSnapshot } from '../../core/monitor/observation.ts';
 import type { AlarmRecord, AlarmRepo } from '../alarms/alarm-repo.ts';
 import type { MonitorSettingsRepo } from '../alarms/settings-repo.ts';
 import type { EventBus } from '../events.ts';

@@ -12,8 +12,8 @@ import {
   type EmailChannelConfig,
   type SlackChannelConfig,
   type WebhookChannelConfig,
-} from '../../core/monitor-notify.ts';
-import { renderEmail, renderSlack, renderWebhook } from '../../core/monitor-notify-render.ts';
+} from '../../core/monitor/notify.ts';
+import { renderEmail, renderSlack, renderWebhook } from '../../core/monitor/notify-render.ts';
 
 export interface SendResult {
   /** What the endpoint answered, e.g. "HTTP 200" or "250 OK: queued". */

@@ -3,8 +3,8 @@
 // that the API can list. One worker pass at a time: the next pass is scheduled after the current one finishes
 // (never overlapping), at the earliest due delivery or at once when something is enqueued. A pass never throws.
 import { toNinesError } from '../../core/errors.ts';
-import { redactSecrets, type AlarmTransition } from '../../core/monitor-notify.ts';
-import { summaryLine } from '../../core/monitor-notify-render.ts';
+import { redactSecrets, type AlarmTransition } from '../../core/monitor/notify.ts';
+import { summaryLine } from '../../core/monitor/notify-render.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
 import type { NotificationChannel } from './channels.ts';

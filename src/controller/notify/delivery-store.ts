@@ -1,7 +1,7 @@
 // Where notification deliveries live between attempts. The queue only talks to this interface, so the in-memory
 // store below can be replaced by a store-backed one (a `notification_deliveries` table, see docs/monitoring.md)
 // that survives a controller restart.
-import type { ChannelKind, AlarmTransition } from '../../core/monitor-notify.ts';
+import type { ChannelKind, AlarmTransition } from '../../core/monitor/notify.ts';
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 

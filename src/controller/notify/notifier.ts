@@ -10,8 +10,8 @@ import {
   type AlarmTransition,
   type ChannelConfig,
   type NotifyLedger,
-} from '../../core/monitor-notify.ts';
-import type { AlarmEvaluation } from '../../core/monitor-alarms.ts';
+} from '../../core/monitor/notify.ts';
+import type { AlarmEvaluation } from '../../core/monitor/alarms.ts';
 import type { Logger } from '../logger.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import { createChannel, type NotificationChannel } from './channels.ts';

@@ -9,7 +9,7 @@ import type {
   InnodbObservation,
   MariadbReplication,
   MariadbServerObservation,
-} from '../../core/monitor-observation.ts';
+} from '../../core/monitor/observation.ts';
 import { counterRate, round, sharePct, type CounterReading } from '../../core/counter-rate.ts';
 import type { NodeProbe, ProbeOptions } from '../engine.ts';
 import { DEFAULT_PROBE_TIMEOUT_MS, createProbeSession, type ProbeReading } from '../probe-session.ts';

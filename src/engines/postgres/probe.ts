@@ -6,10 +6,10 @@ import type {
   PostgresReplication,
   PostgresServerObservation,
   PostgresSlot,
-} from '../../core/monitor-observation.ts';
+} from '../../core/monitor/observation.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import { counterRate, round, type CounterReading } from '../../core/counter-rate.ts';
-import { standbyLag, type StandbyLagState } from '../../core/monitor-lag.ts';
+import { standbyLag, type StandbyLagState } from '../../core/monitor/lag.ts';
 import type { NodeProbe, ProbeOptions } from '../engine.ts';
 import { DEFAULT_PROBE_TIMEOUT_MS, createProbeSession, type ProbeReading } from '../probe-session.ts';
 import { PG_USERS } from './config.ts';
@@ -95,7 +95,7 @@ function sourceOf(row: PostgresProbeRow): string | null {
   return t.host ? `${t.host}:${t.port ?? 5432}` : null;
 }
 
-/** The standby's replication; lag from LSNs and replay time together (src/core/monitor-lag.ts). */
+/** The standby's replication; lag from LSNs and replay time together (src/core/monitor/lag.ts). */
 export function postgresReplication(
   row: PostgresProbeRow,
   time: number,

@@ -1,7 +1,7 @@
 // Shared pieces of the monitor-probe integration tests: polling with a deadline, waiting for an observation
 // that matches, and the timing of one observe().
 import assert from 'node:assert/strict';
-import type { NodeObservation } from '../../../src/core/monitor-observation.ts';
+import type { NodeObservation } from '../../../src/core/monitor/observation.ts';
 import type { NodeProbe } from '../../../src/engines/engine.ts';
 import { TIMEOUT_SCALE } from '../../support/lab-engine.ts';
 import { poll as pollEvery } from '../../support/poll.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createTestLab, labFault, type TestLab } from '../../../src/lab/index.ts';
 import { validateSpec, type ClusterSpec, type NodeSpec } from '../../../src/core/spec.ts';
-import type { MariadbReplication, NodeObservation } from '../../../src/core/monitor-observation.ts';
+import type { MariadbReplication, NodeObservation } from '../../../src/core/monitor/observation.ts';
 import type { NodeProbe, QueryInsight } from '../../../src/engines/engine.ts';
 import { mariadbReplicationEngine } from '../../../src/engines/mariadb/index.ts';
 import { adminEndpoint, connectSql, withSql } from '../../../src/engines/mysql/index.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createTestLab, type TestLab } from '../../../src/lab/index.ts';
 import { validateSpec, type ClusterSpec, type NodeSpec } from '../../../src/core/spec.ts';
-import type { NodeObservation, PostgresReplication } from '../../../src/core/monitor-observation.ts';
+import type { NodeObservation, PostgresReplication } from '../../../src/core/monitor/observation.ts';
 import type { NodeProbe, QueryInsight } from '../../../src/engines/engine.ts';
 import { postgresEngine } from '../../../src/engines/postgres/index.ts';
 import { connectSql, withSql, type SqlTarget } from '../../../src/engines/postgres/sql.ts';

@@ -3,12 +3,12 @@
 // Every wait has a deadline scaled by NINES_TIMEOUT_SCALE.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Alarm } from '../../../src/core/monitor-alarms.ts';
+import type { Alarm } from '../../../src/core/monitor/alarms.ts';
 import {
   parseChannelConfig,
   type AlarmTransition,
   type ChannelConfigInput,
-} from '../../../src/core/monitor-notify.ts';
+} from '../../../src/core/monitor/notify.ts';
 import type { BackoffPolicy } from '../../../src/controller/notify/backoff.ts';
 import { createChannel } from '../../../src/controller/notify/channels.ts';
 import { DeliveryQueue } from '../../../src/controller/notify/delivery-queue.ts';

@@ -6,7 +6,7 @@ import {
   standbyLag,
   type StandbyLagInput,
   type StandbyLagState,
-} from '../../../src/core/monitor-lag.ts';
+} from '../../../src/core/monitor/lag.ts';
 
 const T = 1_000_000;
 const base: StandbyLagInput = {

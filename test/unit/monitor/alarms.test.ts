@@ -9,8 +9,8 @@ import {
   type AlarmConfig,
   type AlarmRuleId,
   type AlarmSeverity,
-} from '../../../src/core/monitor-alarms.ts';
-import type { ClusterSnapshot, NodeObservation } from '../../../src/core/monitor-observation.ts';
+} from '../../../src/core/monitor/alarms.ts';
+import type { ClusterSnapshot, NodeObservation } from '../../../src/core/monitor/observation.ts';
 import {
   T0,
   galera,

@@ -2,7 +2,7 @@
 // change, kept through fewer than N clean ticks, cleared after N.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideDegraded, degradedReason } from '../../../src/core/monitor-degraded.ts';
+import { decideDegraded, degradedReason } from '../../../src/core/monitor/degraded.ts';
 
 const base = { cluster: 'c1', cleanTicks: 0, clearAfterTicks: 3, now: 1000 };
 const storeFailed = { stage: 'alarm-store' as const, code: 'NINES_E_STORE', message: 'disk I/O error' };

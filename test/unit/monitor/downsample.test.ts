@@ -9,7 +9,7 @@ import {
   rollup,
   tierFor,
   type MetricPoint,
-} from '../../../src/core/monitor-downsample.ts';
+} from '../../../src/core/monitor/downsample.ts';
 
 const S = 1000;
 const M = 60 * S;

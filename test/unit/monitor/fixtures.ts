@@ -7,7 +7,7 @@ import {
   type MaintenanceWindow,
   type NodeObservation,
   type NodeSnapshot,
-} from '../../../src/core/monitor-observation.ts';
+} from '../../../src/core/monitor/observation.ts';
 import type { ClusterType } from '../../../src/core/spec.ts';
 
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);

@@ -1,11 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyCluster, classifyNode, diffStates } from '../../../src/core/monitor-health.ts';
+import { classifyCluster, classifyNode, diffStates } from '../../../src/core/monitor/health.ts';
 import {
   DEFAULT_THRESHOLDS,
   nextNodeSnapshot,
   resolveThresholds,
-} from '../../../src/core/monitor-observation.ts';
+} from '../../../src/core/monitor/observation.ts';
 import { isNinesError } from '../../../src/core/errors.ts';
 import {
   T0,

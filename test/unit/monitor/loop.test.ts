@@ -7,7 +7,7 @@ import {
   DEFAULT_THRESHOLDS,
   type ClusterSnapshot,
   type NodeObservation,
-} from '../../../src/core/monitor-observation.ts';
+} from '../../../src/core/monitor/observation.ts';
 import type { NodeProbe } from '../../../src/engines/engine.ts';
 
 // Time is fake (node:test mock timers: setTimeout and Date): every figure below is exact, whatever the load of

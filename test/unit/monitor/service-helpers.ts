@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
 import { Controller } from '../../../src/controller/controller.ts';
 import type { MonitorDrivers } from '../../../src/controller/monitor/monitor-service.ts';
-import type { NodeObservation } from '../../../src/core/monitor-observation.ts';
+import type { NodeObservation } from '../../../src/core/monitor/observation.ts';
 import { validateSpec, type ClusterSpec } from '../../../src/core/spec.ts';
 import type { QueryInsight } from '../../../src/engines/engine.ts';
 import { testPrivateKey } from '../controller/helpers.ts';

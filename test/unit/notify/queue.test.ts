@@ -3,8 +3,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { NinesError } from '../../../src/core/errors.ts';
-import type { Alarm } from '../../../src/core/monitor-alarms.ts';
-import { parseChannelConfig, type AlarmTransition } from '../../../src/core/monitor-notify.ts';
+import type { Alarm } from '../../../src/core/monitor/alarms.ts';
+import { parseChannelConfig, type AlarmTransition } from '../../../src/core/monitor/notify.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../../../src/controller/notify/backoff.ts';
 import type { NotificationChannel } from '../../../src/controller/notify/channels.ts';
 import { DeliveryQueue } from '../../../src/controller/notify/delivery-queue.ts';

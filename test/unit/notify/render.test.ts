@@ -1,20 +1,20 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { isNinesError } from '../../../src/core/errors.ts';
-import type { Alarm } from '../../../src/core/monitor-alarms.ts';
+import type { Alarm } from '../../../src/core/monitor/alarms.ts';
 import {
   channelSecrets,
   describeChannel,
   parseChannelConfig,
   redactSecrets,
   type AlarmTransition,
-} from '../../../src/core/monitor-notify.ts';
+} from '../../../src/core/monitor/notify.ts';
 import {
   renderEmail,
   renderSlack,
   renderWebhook,
   summaryLine,
-} from '../../../src/core/monitor-notify-render.ts';
+} from '../../../src/core/monitor/notify-render.ts';
 import { T0 } from '../monitor/fixtures.ts';
 
 const SLACK_TOKEN = 'XXXXSECRETTOKEN42';

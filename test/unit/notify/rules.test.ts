@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { alarmKey, evaluateAlarms, applyEvaluation, type Alarm } from '../../../src/core/monitor-alarms.ts';
+import { alarmKey, evaluateAlarms, applyEvaluation, type Alarm } from '../../../src/core/monitor/alarms.ts';
 import {
   alarmTransitions,
   channelAccepts,
@@ -9,8 +9,8 @@ import {
   type AlarmTransition,
   type NotifyLedger,
   type TransitionKind,
-} from '../../../src/core/monitor-notify.ts';
-import type { AlarmSeverity } from '../../../src/core/monitor-alarms.ts';
+} from '../../../src/core/monitor/notify.ts';
+import type { AlarmSeverity } from '../../../src/core/monitor/alarms.ts';
 import { T0, mariaCluster, mariaReplica, node, unreachable } from '../monitor/fixtures.ts';
 
 function tr(

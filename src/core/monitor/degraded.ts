@@ -7,7 +7,7 @@
 //   - The reason names every failed stage and its error code, e.g. "monitor degraded: alarm-store failed
 //     (NINES_E_DB_QUERY: database is locked)".
 //   - Cleared only after `clearAfterTicks` ticks without any failure, so a flapping stage does not flap the alarm.
-import { alarmKey, type Alarm } from './monitor-alarms.ts';
+import { alarmKey, type Alarm } from './alarms.ts';
 
 export const MONITOR_STAGES = [
   'watch',

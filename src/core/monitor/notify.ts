@@ -8,10 +8,10 @@
 // (webhook URLs carry tokens, the SMTP password) are listed by channelSecrets() so renderers and the delivery code
 // can redact them, and describeChannel() gives the view that is safe to show.
 import { z } from 'zod';
-import { NinesError } from './errors.ts';
-import { severityRank, type Alarm, type AlarmEvaluation, type AlarmSeverity } from './monitor-alarms.ts';
-import { SECRET_MASK, deepFreeze } from './spec.ts';
-import { issuesToProblems, problemsDetail } from './validation.ts';
+import { NinesError } from '../errors.ts';
+import { severityRank, type Alarm, type AlarmEvaluation, type AlarmSeverity } from './alarms.ts';
+import { SECRET_MASK, deepFreeze } from '../spec.ts';
+import { issuesToProblems, problemsDetail } from '../validation.ts';
 
 export type TransitionKind = 'raised' | 'escalated' | 'cleared';
 

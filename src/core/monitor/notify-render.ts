@@ -1,8 +1,8 @@
 // Rendered notification payloads: a generic JSON webhook body, a Slack-compatible message ({text, blocks}) and an
 // email (subject + plain text). Pure. Every string is passed through redactSecrets with the channel's secrets,
 // so a token that leaked into an error message (and from there into an alarm reason) never leaves the controller.
-import type { AlarmTransition, TransitionKind } from './monitor-notify.ts';
-import { redactDeep, redactSecrets } from './monitor-notify.ts';
+import type { AlarmTransition, TransitionKind } from './notify.ts';
+import { redactDeep, redactSecrets } from './notify.ts';
 
 const KIND_WORD: Readonly<Record<TransitionKind, string>> = {
   raised: 'RAISED',

@@ -14,7 +14,7 @@ import {
   writersPhrase,
   type ClusterHealth,
   type NodeHealth,
-} from './monitor-health.ts';
+} from './health.ts';
 import {
   inMaintenance,
   nodeKey,
@@ -23,8 +23,8 @@ import {
   type MaintenanceWindow,
   type NodeObservation,
   type NodeSnapshot,
-} from './monitor-observation.ts';
-import type { ClusterType } from './spec.ts';
+} from './observation.ts';
+import type { ClusterType } from '../spec.ts';
 
 export type AlarmSeverity = 'warning' | 'critical';
 
@@ -42,7 +42,7 @@ export const ALARM_RULES = [
   'cpu-high',
   'long-query',
 ] as const;
-/** The rules above, and monitor-degraded: raised by the monitor about its own failures (core/monitor-degraded.ts). */
+/** The rules above, and monitor-degraded: raised by the monitor about its own failures (core/monitor/degraded.ts). */
 export type AlarmRuleId = (typeof ALARM_RULES)[number] | 'monitor-degraded';
 
 export interface AlarmAck {

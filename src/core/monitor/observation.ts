@@ -3,9 +3,9 @@
 // Engine-neutral fields at the top level; what only one engine has lives in an optional sub-object
 // (`replication` with a `kind`, `galera`). Pure: no I/O. Times are epoch milliseconds.
 import { z } from 'zod';
-import { NinesError } from './errors.ts';
-import { deepFreeze, type ClusterType } from './spec.ts';
-import { issuesToProblems, problemsDetail } from './validation.ts';
+import { NinesError } from '../errors.ts';
+import { deepFreeze, type ClusterType } from '../spec.ts';
+import { issuesToProblems, problemsDetail } from '../validation.ts';
 
 /** The role a node showed when probed ('member' = Galera node; 'unknown' = not reachable or not determined). */
 export type ObservedNodeRole = 'primary' | 'replica' | 'member' | 'unknown';
@@ -53,7 +53,7 @@ export interface PostgresReplication {
   /**
    * Seconds behind, 0 when everything received is replayed (idle time is not lag); while a gap lasts, the shorter
    * of the last replayed transaction's age and the gap's duration; null when unknown (no WAL receiver and nothing
-   * left to replay). See src/core/monitor-lag.ts.
+   * left to replay). See src/core/monitor/lag.ts.
    */
   readonly lagSeconds: number | null;
   /**

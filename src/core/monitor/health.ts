@@ -2,7 +2,7 @@
 // state changes between two classifications as event descriptors. Pure: no I/O, no clock (time comes from the
 // snapshot). Uptime Kuma's lesson: one failed probe makes a node PENDING, only N in a row make it DOWN, so one
 // lost packet never pages anyone. Patroni's lesson: every verdict carries the sentence that explains it.
-import type { ClusterType } from './spec.ts';
+import type { ClusterType } from '../spec.ts';
 import {
   inMaintenance,
   nodeKey,
@@ -12,7 +12,7 @@ import {
   type NodeSnapshot,
   type ObservedNodeRole,
   type ReplicationObservation,
-} from './monitor-observation.ts';
+} from './observation.ts';
 
 export type NodeState = 'up' | 'pending' | 'down' | 'unknown';
 /** 'unknown' only until every node was probed once (controller start, node just added). */
