@@ -6,6 +6,7 @@ import type { ClusterSpec, ClusterType, NodeSpec } from '../core/spec.ts';
 import type { Executor } from '../hosts/executor.ts';
 import type { Topology } from '../core/topology.ts';
 import type { NodeObservation } from '../core/monitor/observation.ts';
+import type { AckMode } from '../core/recovery/rpo.ts';
 
 /** How an engine reaches the hosts of a cluster. The controller builds executors from spec.ssh. */
 export interface HostAccess {
@@ -106,6 +107,151 @@ export interface QueryInsight {
   close(): Promise<void>;
 }
 
+/**
+ * What the recovery verbs get. Unlike EngineContext there are no job steps: a failover is checkpointed by the
+ * controller's persisted state machine (src/controller/recovery/), one verb per phase, and every verb is
+ * idempotent (a controller that died during a verb runs it again on restart).
+ */
+export interface RecoveryContext {
+  readonly spec: ClusterSpec;
+  readonly hosts: HostAccess;
+  /** A line in the failover's log / event stream (never a secret). */
+  log(line: string): void;
+  readonly signal: AbortSignal;
+}
+
+/** What a vantage point says about a database port: it sent its protocol greeting, it did not, or no answer. */
+export type PortVerdict = 'up' | 'down' | 'unknown';
+
+/** A node's replication state and position, read fresh for a failover decision (never from a stale probe). */
+export interface ReplicationPosition {
+  /** host:port */
+  readonly node: string;
+  /** The controller reached the database within the bound. */
+  readonly reachable: boolean;
+  /** Why it could not be read (no secret). */
+  readonly error?: string;
+  readonly role: 'primary' | 'replica' | 'unknown';
+  /** Refuses writes (read_only=ON / in recovery); null when unknown. */
+  readonly readOnly: boolean | null;
+  /**
+   * Received from its source, comparable within the cluster (MariaDB: GTID progress of what the IO thread
+   * received, or of gtid_binlog_pos on a primary; PostgreSQL: pg_last_wal_receive_lsn, or pg_current_wal_lsn on a
+   * primary, as bytes). Null when unknown.
+   */
+  readonly received: bigint | null;
+  /** Applied / replayed, comparable the same way. */
+  readonly applied: bigint | null;
+  /** The engine's own text of those positions ('0-1-5531', '0/3000148'). */
+  readonly receivedText: string | null;
+  readonly appliedText: string | null;
+  /** For people: 'GTID 0-1-5531', 'LSN 0/3000148 (timeline 2)'. */
+  readonly label: string;
+  /** Seconds it needs to apply what it received: 0 when nothing is left; null when it cannot tell. */
+  readonly applyBacklogSeconds: number | null;
+  /** The applier's error (SQL thread / replay), null when none. */
+  readonly applyError: string | null;
+  /** host:port of the source it replicates from; null when none. */
+  readonly source: string | null;
+  /** Its link to the source is up (IO thread connected / WAL receiver streaming); null when not a replica. */
+  readonly linkUp: boolean | null;
+  /** PostgreSQL: the timeline the node is on. */
+  readonly timeline?: number;
+}
+
+/** How commits were acknowledged when the primary was last seen (from the monitor's last observations). */
+export interface AckState {
+  readonly mode: AckMode;
+  /** Nodes (host:port) whose acknowledgement counted: semi-sync replicas / synchronous (quorum) standbys. */
+  readonly ackSet: ReadonlySet<string>;
+  /** 'transactions' (GTID) or 'bytes' (WAL). */
+  readonly unit: 'transactions' | 'bytes';
+  /** 'semi-sync' or 'synchronous', for sentences. */
+  readonly ackName: string;
+  /** The primary's last observed write position (comparable like ReplicationPosition.received). */
+  readonly primaryPosition: bigint | null;
+  readonly primaryPositionText: string | null;
+}
+
+export interface FenceResult {
+  /** Verified: the node refuses writes (or its server is stopped). */
+  readonly fenced: boolean;
+  /** What was done or why it could not be: 'read_only=ON, 3 client connections killed', 'unreachable: …'. */
+  readonly how: string;
+}
+
+export interface RejoinResult {
+  /** rejoined: replicates from the primary; diverged: it has writes the primary lacks (left fenced). */
+  readonly action: 'rejoined' | 'diverged';
+  readonly reason: string;
+}
+
+/**
+ * The verbs of automatic failover and switchover, for engines with one primary and repointable replicas
+ * (capabilities.singlePrimary). Each verb is bounded (timeoutMs or the context's signal), idempotent, and
+ * verifies its effect before it resolves; failures throw a NinesError naming the node.
+ */
+export interface ReplicationRecovery {
+  /** Pure: a node's position as the monitor last observed it (for the live failover plan). */
+  observedPosition(node: string, observation: NodeObservation | undefined): ReplicationPosition;
+  /** Pure: how commits were acknowledged, from the last observations (primary: by its key host:port). */
+  ackState(
+    spec: ClusterSpec,
+    primary: string,
+    observations: ReadonlyMap<string, NodeObservation | undefined>,
+  ): AckState;
+  /**
+   * Pure: transactions `node` holds that `referenceText` (the old primary's last known position, engine text)
+   * lacks — MariaDB's errant GTIDs; 0 when none or the engine cannot have any.
+   */
+  errantTransactions(node: ReplicationPosition, referenceText: string | null): number;
+  /**
+   * From `from`'s host, over SSH: does `target`'s database port send its protocol greeting within timeoutMs?
+   * (A frozen server's kernel still accepts the TCP connection: only the greeting counts as up.) Never throws:
+   * 'unknown' when `from`'s host cannot be asked in time.
+   */
+  portCheck(ctx: RecoveryContext, from: NodeSpec, target: NodeSpec, timeoutMs: number): Promise<PortVerdict>;
+  /** Reads a node's position over SQL. Never throws: an unreachable node is `reachable: false`. */
+  readPosition(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<ReplicationPosition>;
+  /**
+   * Makes the (old) primary refuse writes, verified: MariaDB read_only=ON and client connections killed (server
+   * stopped when that cannot be verified but the host answers); PostgreSQL: server stopped, and configured so a
+   * restart comes up as a standby, never a primary. Never throws on an unreachable node: `fenced: false`.
+   */
+  fence(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<FenceResult>;
+  /** Waits until `node` applied everything it received (bounded); the fresh position. */
+  waitApplied(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<ReplicationPosition>;
+  /**
+   * Makes `node` the primary: replication stopped and forgotten, writable, verified. PostgreSQL: pg_promote and
+   * synchronous_standby_names over `followers` (protection back at once). Idempotent.
+   */
+  promote(
+    ctx: RecoveryContext,
+    node: NodeSpec,
+    followers: readonly NodeSpec[],
+    timeoutMs: number,
+  ): Promise<ReplicationPosition>;
+  /** Points replica `node` at `primary` (GTID / new timeline; PostgreSQL creates its slot there first). */
+  repoint(ctx: RecoveryContext, node: NodeSpec, primary: NodeSpec, timeoutMs: number): Promise<void>;
+  /** Switchover, first half: the current primary refuses new writes, open ones end; its final position. */
+  demote(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<ReplicationPosition>;
+  /** Waits until `node` received and applied `positionText` (an engine position text). */
+  waitPosition(
+    ctx: RecoveryContext,
+    node: NodeSpec,
+    positionText: string,
+    timeoutMs: number,
+  ): Promise<ReplicationPosition>;
+  /**
+   * A fenced former primary is back: made a replica of `primary` when its history is contained in the primary's
+   * (PostgreSQL: pg_rewind, else a fresh base backup); `diverged` (left fenced) when it holds writes the primary
+   * lacks and the engine cannot repair that without discarding them.
+   */
+  rejoin(ctx: RecoveryContext, node: NodeSpec, primary: NodeSpec, timeoutMs: number): Promise<RejoinResult>;
+  /** Discards `node`'s data, copies `primary`'s and starts it as its replica (nines node rebuild). */
+  rebuild(ctx: RecoveryContext, node: NodeSpec, primary: NodeSpec): Promise<void>;
+}
+
 export interface Engine {
   readonly type: ClusterType;
   readonly capabilities: EngineCapabilities;
@@ -123,6 +269,8 @@ export interface Engine {
   openProbe(spec: ClusterSpec, node: NodeSpec, options: ProbeOptions): NodeProbe;
   /** Query insight of one node. */
   openQueryInsight(spec: ClusterSpec, node: NodeSpec): QueryInsight;
+  /** Failover and switchover verbs; absent when the engine has no single primary (Galera). */
+  readonly recovery?: ReplicationRecovery;
 }
 
 export function nodeAddress(node: { readonly host: string; readonly port: number }): string {

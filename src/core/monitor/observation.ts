@@ -117,6 +117,20 @@ export interface MariadbServerObservation {
   /** Seconds since the server started (a drop means it restarted). */
   readonly uptimeSeconds: number;
   readonly innodb: InnodbObservation;
+  /** Semi-synchronous replication (absent when the plugin variables are not there). */
+  readonly semiSync?: SemiSyncObservation;
+}
+
+/** Semi-sync state of a MariaDB node (both sides are configured on every node: any may become the primary). */
+export interface SemiSyncObservation {
+  /** rpl_semi_sync_master_enabled. */
+  readonly masterEnabled: boolean;
+  /** Rpl_semi_sync_master_status: the primary waits for ACKs now (OFF after it fell back to asynchronous). */
+  readonly masterActive: boolean;
+  /** Rpl_semi_sync_master_clients: semi-sync replicas connected. */
+  readonly clients: number;
+  /** Rpl_semi_sync_slave_status: this replica acknowledges to its source. */
+  readonly slaveActive: boolean;
 }
 
 /** A replication slot of a PostgreSQL node (pg_replication_slots). */
@@ -141,6 +155,24 @@ export interface PostgresServerObservation {
   /** pg_current_wal_lsn() on a primary; null on a standby. */
   readonly currentLsn: string | null;
   readonly slots: readonly PostgresSlot[];
+  /** synchronous_standby_names as the server runs it ('' when asynchronous). */
+  readonly synchronousStandbyNames?: string;
+  /** On a primary: its WAL senders (pg_stat_replication), one per connected standby. */
+  readonly standbys?: readonly PostgresStandbyState[];
+}
+
+/** One row of pg_stat_replication on a primary. */
+export interface PostgresStandbyState {
+  readonly applicationName: string;
+  /** client_addr as text; null for a local (socket) connection. */
+  readonly address: string | null;
+  /** 'streaming', 'catchup', 'startup', ... */
+  readonly state: string;
+  /** 'async', 'potential', 'sync' or 'quorum'. */
+  readonly syncState: string;
+  readonly sentLsn: string | null;
+  readonly flushLsn: string | null;
+  readonly replayLsn: string | null;
 }
 
 /** Operating-system figures of the node's host (collected over SSH, less often than SQL probes). */
