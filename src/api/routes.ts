@@ -8,6 +8,7 @@ import type { TokenRecord } from '../controller/store/token-repo.ts';
 import { DEPLOY_ROUTES } from './deploy-routes.ts';
 import { KEY_ROUTES } from './key-routes.ts';
 import { MONITOR_ROUTES } from './monitor-routes.ts';
+import { RECOVERY_ROUTES } from './recovery-routes.ts';
 import { API_PREFIX, defineRoute, type AnyRoute } from './route-table.ts';
 import * as S from './schemas.ts';
 import { openSse, resumeId } from './sse.ts';
@@ -356,5 +357,6 @@ export const ROUTES: readonly AnyRoute[] = [
   ...adminRoutes,
   ...KEY_ROUTES,
   ...MONITOR_ROUTES,
+  ...RECOVERY_ROUTES,
 ];
 export { VERSION };

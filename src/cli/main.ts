@@ -22,6 +22,7 @@ const GROUPS: Record<string, () => Promise<{ group: CommandGroup }>> = {
   queries: () => import('./commands/queries.ts'),
   maintenance: () => import('./commands/maintenance.ts'),
   notify: () => import('./commands/notify.ts'),
+  recovery: () => import('./commands/recovery.ts'),
   spec: () => import('./commands/spec.ts'),
 };
 

@@ -26,7 +26,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** The monitor's pollers give up sooner: the next poll comes soon. */
 const MONITOR_CONNECT_TIMEOUT_MS = 5000;
 
-type Purpose = 'jobs' | 'monitor';
+type Purpose = 'jobs' | 'monitor' | 'recovery';
 
 /** Parses `$SSH_CLIENT` ("client-ip client-port server-port") into the client's address. */
 export function parseSshClient(value: string): string | undefined {
@@ -141,7 +141,8 @@ export class ClusterHosts {
       target.port,
       record.fingerprint,
     ]);
-    let ex = purpose === 'jobs' ? this.executors.get(id) : undefined;
+    const cached = purpose !== 'monitor';
+    let ex = cached ? this.executors.get(id) : undefined;
     if (!ex) {
       ex = createSshExecutor({
         host: target.host,
@@ -153,7 +154,7 @@ export class ClusterHosts {
         pool: this.pool(target.cluster, purpose),
         ...(this.logger ? { logger: this.logger } : {}),
       });
-      if (purpose === 'jobs') this.executors.set(id, ex);
+      if (cached) this.executors.set(id, ex);
     }
     return ex;
   }
@@ -165,6 +166,15 @@ export class ClusterHosts {
   /** Executors for the hosts of a spec (nodes and proxies alike), reached with spec.ssh (deploy jobs). */
   access(spec: ClusterSpec): HostAccess {
     return { executor: (host) => this.executor(this.target(spec, host), 'jobs') };
+  }
+
+  /**
+   * Recovery's executors (failover, rejoin): cached and kept open like the jobs' (a failover cannot wait for SSH
+   * handshakes) but on their own connections, with the monitor's shorter connect timeout, so a long deploy step
+   * never holds the channel a failover needs.
+   */
+  recoveryAccess(spec: ClusterSpec): HostAccess {
+    return { executor: (host) => this.executor(this.target(spec, host), 'recovery') };
   }
 
   /** The monitor's own executors for a cluster (separate connections, closed when monitoring stops). */
@@ -238,7 +248,7 @@ export class ClusterHosts {
    */
   removeCluster(cluster: string): void {
     this.forget(cluster);
-    for (const purpose of ['jobs', 'monitor'] as const) {
+    for (const purpose of ['jobs', 'monitor', 'recovery'] as const) {
       // Not awaited (called from an event listener): the pool ends its connections on its own.
       void this.pools
         .get(`${purpose}/${cluster}`)

@@ -131,11 +131,42 @@ export const ConfigSchema = z.strictObject({
       retentionIntervalMs: 30_000,
       metricsPublic: false,
     }),
+  /** Automatic failover, switchover and rejoin (docs/failure-modes.md). */
+  recovery: z
+    .strictObject({
+      /** Automatic failover of clusters that did not turn it off (nines recovery off NAME). */
+      enabled: z.boolean('expected true or false').default(true),
+      /** After a failover, a second automatic one of the same cluster is refused this long (anti-flap). */
+      cooldownMs: z.number('expected a number').int().min(0, 'expected >= 0').default(300_000),
+      /** Bound on each replica host's check of the primary's port, and on reading the proxies. */
+      portCheckMs: z.number('expected a number').int().min(100, 'expected >= 100').default(1000),
+      /** Bound on reading one node's position. */
+      positionMs: z.number('expected a number').int().min(100, 'expected >= 100').default(1000),
+      /** Bound on fencing the old primary (a dead host must not hold the failover up). */
+      fenceMs: z.number('expected a number').int().min(100, 'expected >= 100').default(1500),
+      /** How long the candidate may take to apply what it received. */
+      catchUpMs: z.number('expected a number').int().min(100, 'expected >= 100').default(10_000),
+      /** Bound on promote, repoint and demote. */
+      verbMs: z.number('expected a number').int().min(1000, 'expected >= 1000').default(10_000),
+      /** Pause between rejoin attempts of a fenced former primary. */
+      rejoinIntervalMs: z.number('expected a number').int().min(100, 'expected >= 100').default(2000),
+    })
+    .default({
+      enabled: true,
+      cooldownMs: 300_000,
+      portCheckMs: 1000,
+      positionMs: 1000,
+      fenceMs: 1500,
+      catchUpMs: 10_000,
+      verbMs: 10_000,
+      rejoinIntervalMs: 2000,
+    }),
 });
 export type ControllerConfig = Readonly<z.output<typeof ConfigSchema>> & {
   readonly jobs: Readonly<z.output<typeof ConfigSchema>['jobs']>;
   readonly api: Readonly<z.output<typeof ConfigSchema>['api']>;
   readonly monitor: Readonly<z.output<typeof ConfigSchema>['monitor']>;
+  readonly recovery: Readonly<z.output<typeof ConfigSchema>['recovery']>;
 };
 
 /** The environment variables the controller reads, and where each goes in the config. */
@@ -158,6 +189,8 @@ export const CONFIG_ENV: Readonly<
   NINES_MONITOR_PROBE_TIMEOUT_MS: { path: ['monitor', 'probeTimeoutMs'], type: 'number' },
   NINES_METRICS_TOKEN: { path: ['monitor', 'metricsToken'], type: 'string' },
   NINES_METRICS_PUBLIC: { path: ['monitor', 'metricsPublic'], type: 'boolean' },
+  NINES_RECOVERY_ENABLED: { path: ['recovery', 'enabled'], type: 'boolean' },
+  NINES_RECOVERY_COOLDOWN_MS: { path: ['recovery', 'cooldownMs'], type: 'number' },
 };
 
 export interface LoadConfigOptions {

@@ -24,6 +24,8 @@ import type { JobType } from './jobs/types.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { engineDrivers } from './monitor/drivers.ts';
 import { MonitorService, type MonitorDrivers } from './monitor/monitor-service.ts';
+import { RecoveryService } from './recovery/recovery-service.ts';
+import { nodeRebuildJob } from './recovery/rebuild-job.ts';
 import type { ProbeHost } from './probe.ts';
 import type { JobRecord } from './store/job-repo.ts';
 import { openStore, type Store } from './store/store.ts';
@@ -89,6 +91,8 @@ export class Controller {
   readonly jobs: JobRunner;
   /** Monitoring: loops per cluster, alarms, metrics, notifications (controller/monitor). */
   readonly monitor: MonitorService;
+  /** Failover, switchover, rejoin (controller/recovery). */
+  readonly recovery: RecoveryService;
   readonly startedAt = Date.now();
   private readonly lockFile: string;
   private readonly deployDeps: DeployDeps;
@@ -142,6 +146,34 @@ export class Controller {
       drivers: options.monitorDrivers ?? engineDrivers,
       hosts: this.hosts,
     });
+    const rc = options.config.recovery;
+    const deployDeps = this.deployDeps;
+    this.recovery = new RecoveryService({
+      store,
+      events: this.events,
+      jobs: this.jobs,
+      logger: this.logger,
+      alarms: this.monitor.alarms,
+      notify: this.monitor.notify,
+      config: {
+        enabled: rc.enabled,
+        cooldownMs: rc.cooldownMs,
+        portCheckMs: rc.portCheckMs,
+        rejoinIntervalMs: rc.rejoinIntervalMs,
+        timeouts: {
+          positionMs: rc.positionMs,
+          fenceMs: rc.fenceMs,
+          catchUpMs: rc.catchUpMs,
+          verbMs: rc.verbMs,
+        },
+      },
+      engineFor: (type) => deployDeps.engineFor(type),
+      // Injected deploy drivers (tests) bring their own hosts; the real ones get recovery's own connections.
+      hosts: options.deploy ? (spec) => deployDeps.hosts(spec) : (spec) => this.hosts.recoveryAccess(spec),
+      fullSpec: (name) => this.monitor.fullSpec(name),
+    });
+    this.monitor.setRecovery(this.recovery);
+    this.jobs.registerJobType(nodeRebuildJob(this.recovery));
   }
 
   /** Opens the data directory (lock, key, database, migrations) and makes sure an admin token exists. */
@@ -166,6 +198,7 @@ export class Controller {
   /** Recovers interrupted jobs and starts the job queue. */
   start(): void {
     this.jobs.start();
+    this.recovery.start();
     if (this.config.monitor.enabled) this.monitor.start();
   }
 
@@ -240,6 +273,7 @@ export class Controller {
     this.closed = true;
     const steps: [string, () => unknown][] = [
       ['monitor', () => this.monitor.stop()],
+      ['recovery', () => this.recovery.stop()],
       ['jobs', () => this.jobs.stop(graceMs)],
       ['deploy hosts', () => this.deployDeps.close()],
       ['ssh connections', () => this.hosts.close()],

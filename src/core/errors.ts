@@ -410,6 +410,47 @@ export const ERRORS = {
     hint: 'Name the node as HOST or HOST:PORT exactly as "nines node list --cluster NAME" shows it.',
     status: 404,
   },
+  // --- failover and switchover ---
+  NINES_E_FAILOVER_REFUSED: {
+    message: 'nines did not fail over: promoting a replica could lose acknowledged writes, or no replica can be promoted',
+    hint: 'The message names the reason (a replica that acknowledged commits cannot be read, semi-sync/synchronous replication had fallen back to asynchronous, no eligible replica). Bring the named replica back, or fail over by hand with "nines cluster failover NAME --force" accepting the loss bound the event reports.',
+    status: 409,
+  },
+  NINES_E_FAILOVER_FENCE: {
+    message: 'A node could not be made to refuse writes',
+    hint: 'nines never promotes while another node may accept writes. Check the named node (its host, its server log), make it read-only or stop it, then run "nines cluster failover NAME" again.',
+    status: 409,
+  },
+  NINES_E_FAILOVER_RUNNING: {
+    message: 'A failover or switchover of this cluster is running',
+    hint: 'Follow it with "nines cluster failovers NAME"; start another one when it has finished.',
+    status: 409,
+  },
+  NINES_E_FAILOVER_UNSUPPORTED: {
+    message: 'This cluster type has no single primary to fail over',
+    hint: 'Galera clusters have no failover: every member takes writes and the endpoint moves its writer by itself.',
+    status: 400,
+  },
+  NINES_E_FAILOVER_NOT_FOUND: {
+    message: 'No failover with this id',
+    hint: 'List them with "nines cluster failovers NAME".',
+    status: 404,
+  },
+  NINES_E_FAILOVER_TIMEOUT: {
+    message: 'A failover step did not complete in time',
+    hint: 'The message names the node and what it waited for. Check that node; raise recovery timeouts in the controller configuration if the node is only slow.',
+    status: 504,
+  },
+  NINES_E_NO_PRIMARY: {
+    message: 'The cluster has no known primary',
+    hint: 'Check "nines cluster status NAME": a failover may have been refused (its event says why). Fail over by hand with "nines cluster failover NAME --to HOST".',
+    status: 409,
+  },
+  NINES_E_SWITCHOVER_UNSAFE: {
+    message: 'The switchover cannot be done without risking writes',
+    hint: 'A switchover needs a healthy primary and a caught-up target. Check "nines cluster status NAME"; if the primary is down, use "nines cluster failover NAME".',
+    status: 409,
+  },
   NINES_E_ALARM_NOT_FOUND: {
     message: 'No alarm with this id',
     hint: 'List alarms with "nines alarms --all" and use the number in the ID column.',

@@ -39,7 +39,7 @@ export const CLUSTER_TYPE_INFO: Readonly<
     port: 3306,
     writePort: 3307,
     readPort: 3308,
-    options: ['maxLagSeconds', 'semiSync'],
+    options: ['maxLagSeconds', 'semiSync', 'acceptAsyncLoss'],
   },
   galera: {
     versions: ['10.6', '10.11', '11.4'],
@@ -55,7 +55,7 @@ export const CLUSTER_TYPE_INFO: Readonly<
     port: 5432,
     writePort: 5433,
     readPort: 5434,
-    options: ['maxLagSeconds', 'synchronous'],
+    options: ['maxLagSeconds', 'synchronous', 'acceptAsyncLoss'],
   },
 };
 
@@ -147,6 +147,12 @@ const OptionsSchema = z.strictObject({
     .boolean('expected true or false')
     .optional()
     .describe('postgres-streaming: synchronous replication (synchronous_standby_names).'),
+  acceptAsyncLoss: z
+    .boolean('expected true or false')
+    .optional()
+    .describe(
+      'mariadb-replication without semiSync, postgres-streaming without synchronous: let automatic failover promote a replica although the unreplicated tail of the old primary may be lost (reported in the failover event). Default false: such a cluster is failed over only by hand (nines cluster failover --force).',
+    ),
   sstMethod: z
     .enum(['rsync', 'mariabackup'])
     .optional()
@@ -232,6 +238,7 @@ export interface ClusterSpec {
     readonly maxLagSeconds: number;
     readonly semiSync?: boolean;
     readonly synchronous?: boolean;
+    readonly acceptAsyncLoss?: boolean;
     readonly sstMethod?: 'rsync' | 'mariabackup';
     readonly gcacheSize?: string;
   };
@@ -343,6 +350,7 @@ function normalizeOptions(input: Parsed): ClusterSpec['options'] {
     maxLagSeconds: o.maxLagSeconds ?? 30,
     ...(input.type === 'mariadb-replication' ? { semiSync: o.semiSync ?? false } : {}),
     ...(input.type === 'postgres-streaming' ? { synchronous: o.synchronous ?? false } : {}),
+    ...(input.type !== 'galera' && o.acceptAsyncLoss !== undefined ? { acceptAsyncLoss: o.acceptAsyncLoss } : {}),
     ...(input.type === 'galera'
       ? { sstMethod: o.sstMethod ?? 'rsync', gcacheSize: o.gcacheSize ?? '1G' }
       : {}),

@@ -22,6 +22,15 @@ const help = `Usage: nines cluster <subcommand> [options]
                             qps, galera status ("nines cluster status --help")
   delete NAME [--yes]       delete a cluster from the controller (asks unless --yes) [--wait]; the
                             databases and proxies on the hosts are left running
+  switchover NAME [--to HOST] [--no-wait]
+                            planned switchover: the primary stops taking writes, HOST (default: the
+                            best replica) receives everything and is promoted, the endpoint moves,
+                            the old primary follows it; zero loss
+  failover NAME [--to HOST] [--force] [--no-wait]
+                            fail over now: fence the primary, promote HOST (default: the best
+                            replica), repoint the others, switch the endpoint; refused when no loss
+                            bound can be proven unless --force (the bound is then reported)
+  failovers NAME [ID]       the failover history (phase, candidate, duration, reason), or one with its log
 
 --wait follows the job: each step and log line as it happens, then the final state.
 
@@ -99,6 +108,9 @@ export const group: CommandGroup = {
   help,
   run: (args) => {
     if (args[0] === 'status') return import('./status.ts').then((m) => m.clusterStatus(args.slice(1)));
+    if (args[0] === 'switchover' || args[0] === 'failover' || args[0] === 'failovers') {
+      return import('./recovery.ts').then((m) => m.clusterFailover(args));
+    }
     const json = args.includes('--json');
     return runCommand(json, async () => {
       const { values, positionals } = parseCommand(args, {
@@ -142,7 +154,7 @@ export const group: CommandGroup = {
         }
         default:
           throw new UsageError(
-            `unknown subcommand 'cluster ${sub ?? ''}' (create, import, list, show, delete)`,
+            `unknown subcommand 'cluster ${sub ?? ''}' (create, import, list, show, status, delete, switchover, failover, failovers)`,
           );
       }
     });

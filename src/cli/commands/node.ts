@@ -1,4 +1,4 @@
-// nines node list|add|remove — the nodes of clusters through the controller API.
+// nines node list|add|remove|rebuild — the nodes of clusters through the controller API.
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
 import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
@@ -18,6 +18,10 @@ const help = `Usage: nines node <subcommand> [options]
                                            stop a node and take it out of the cluster and the endpoint;
                                            removing the primary, a node others replicate from, or a
                                            Galera node whose loss breaks quorum is refused without --force
+  rebuild CLUSTER --host H [--port P] [--wait]
+                                           discard H's data, copy the primary's and replicate from it: the
+                                           way back for a former primary that diverged (it wrote what the
+                                           new primary never had) or a broken replica
 
 --wait follows the job (each step and log line), then prints the final state.
 Exit codes: 0 ok, 1 error, 2 usage, 3 job failed, 4 job cancelled, 5 token refused.
@@ -75,8 +79,17 @@ async function removeNode(client: ApiClient, t: Target, force: boolean): Promise
   return res.job;
 }
 
+async function rebuildNode(client: ApiClient, t: Target): Promise<JobView> {
+  const res = await client.request<{ job: JobView }>(
+    'POST',
+    `/clusters/${encodeURIComponent(t.cluster)}/nodes/rebuild`,
+    { host: t.host, ...(t.port !== undefined ? { port: t.port } : {}) },
+  );
+  return res.job;
+}
+
 export const group: CommandGroup = {
-  summary: 'list, add and remove nodes',
+  summary: 'list, add, remove and rebuild nodes',
   help,
   run: (args) => {
     if (args[0] === 'stats') return import('./status.ts').then((m) => m.nodeStats(args.slice(1)));
@@ -105,8 +118,8 @@ export const group: CommandGroup = {
         else printTable(nodes, ['cluster', 'host', 'port', 'role', 'datacenter', 'priority', 'state']);
         return EXIT.OK;
       }
-      if (sub !== 'add' && sub !== 'remove') {
-        throw new UsageError(`unknown subcommand 'node ${sub ?? ''}' (list, add, remove)`);
+      if (sub !== 'add' && sub !== 'remove' && sub !== 'rebuild') {
+        throw new UsageError(`unknown subcommand 'node ${sub ?? ''}' (list, stats, add, remove, rebuild)`);
       }
       if (!cluster) throw new UsageError(`node ${sub} needs CLUSTER`);
       if (!values.host) throw new UsageError(`node ${sub} needs --host HOST`);
@@ -114,7 +127,9 @@ export const group: CommandGroup = {
       const job =
         sub === 'add'
           ? await addNode(client, target, values.datacenter, parsePriority(values.priority))
-          : await removeNode(client, target, values.force);
+          : sub === 'rebuild'
+            ? await rebuildNode(client, target)
+            : await removeNode(client, target, values.force);
       return waitOrPrint(client, job, values.wait, json);
     });
   },

@@ -9,6 +9,7 @@ import { MONITOR_DEGRADED_RULE } from '../../core/monitor/degraded.ts';
 import type { AlarmTransition } from '../../core/monitor/notify.ts';
 import {
   resolveThresholds,
+  type ClusterSnapshot,
   type HostStats,
   type MaintenanceWindow,
   type MonitorThresholds,
@@ -27,7 +28,12 @@ import { PrometheusExporter, type ExportedCluster } from '../metrics/prometheus.
 import type { NotificationChannel } from '../notify/channels.ts';
 import type { ChannelConfig } from '../../core/monitor/notify.ts';
 import type { Store } from '../store/store.ts';
-import { ClusterMonitor, type ProxyServerState, type TickContext } from './cluster-monitor.ts';
+import {
+  ClusterMonitor,
+  type ProxyServerState,
+  type ProxyStates,
+  type TickContext,
+} from './cluster-monitor.ts';
 import { MonitorFaults } from './monitor-faults.ts';
 import type { MonitorHostAccess } from './host-access.ts';
 import type { ClusterHosts } from '../cluster-hosts.ts';
@@ -49,6 +55,13 @@ export interface MonitorDrivers {
   /** HAProxy backend states of a proxy host; absent = not collected. */
   readonly readProxy?: (executor: Executor, signal: AbortSignal) => Promise<readonly ProxyServerState[]>;
   hostAccess?(spec: ClusterSpec): MonitorHostAccess;
+}
+
+/** What recovery (src/controller/recovery/) takes from the monitor, and gives back. */
+export interface MonitorRecoveryHook {
+  onSnapshot(snapshot: ClusterSnapshot, proxies: readonly ProxyStates[]): void;
+  /** Nodes (host:port) recovery fenced: the monitor never writes an observed role over theirs. */
+  fencedNodes(cluster: string): ReadonlySet<string>;
 }
 
 export interface MonitorServiceOptions {
@@ -95,6 +108,7 @@ export class MonitorService {
   private running = false;
   private reconciling: Promise<void> = Promise.resolve();
   private readonly faults: MonitorFaults;
+  private recovery: MonitorRecoveryHook | undefined;
 
   constructor(options: MonitorServiceOptions) {
     this.options = options;
@@ -121,6 +135,11 @@ export class MonitorService {
         (c) => this.fullSpec(c),
       ),
     );
+  }
+
+  /** Recovery sees every snapshot after the monitor acted on it, and tells the monitor which nodes it fenced. */
+  setRecovery(hook: MonitorRecoveryHook): void {
+    this.recovery = hook;
   }
 
   get monitoredClusters(): string[] {
@@ -288,6 +307,11 @@ export class MonitorService {
       onSnapshot: (snapshot) => {
         const failures = handleSnapshot(this.tickDeps(), state, snapshot, this.faults.takePending(name));
         this.faults.finishTick(name, failures, snapshot.time);
+        try {
+          this.recovery?.onSnapshot(snapshot, monitor.proxies());
+        } catch (err) {
+          this.options.logger.error({ err, cluster: name }, 'recovery hook failed');
+        }
       },
       onTickError: (stage, err) => {
         const failures = [
@@ -358,6 +382,7 @@ export class MonitorService {
       settings: this.settings,
       metrics: this.metrics,
       notify: (evaluation, now) => this.notify.handle(evaluation, now),
+      fenced: (cluster) => this.recovery?.fencedNodes(cluster) ?? new Set(),
     };
   }
 

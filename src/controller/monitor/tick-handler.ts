@@ -8,11 +8,12 @@
 // success), and so are alarm raises/clears (the store is read again each tick).
 import {
   evaluateAlarms,
+  isExternalRule,
   type Alarm,
   type AlarmConfig,
   type AlarmEvaluation,
 } from '../../core/monitor/alarms.ts';
-import { MONITOR_DEGRADED_RULE, type MonitorStage, type StageFailure } from '../../core/monitor/degraded.ts';
+import type { MonitorStage, StageFailure } from '../../core/monitor/degraded.ts';
 import {
   classifyCluster,
   diffStates,
@@ -35,6 +36,8 @@ export interface TickDeps {
   readonly metrics: MetricStore;
   /** Hands the evaluation to the notifier (change-only notifications). */
   notify(evaluation: AlarmEvaluation, now: number): void;
+  /** Nodes recovery fenced (host:port): their inventory role is recovery's, never the observed one. */
+  fenced?(cluster: string): ReadonlySet<string>;
 }
 
 /** What the monitor remembers of a cluster between ticks (read by the status route and Prometheus). */
@@ -87,9 +90,10 @@ function splitNode(key: string): { host: string; port: number } {
 /** Writes node state/role and the cluster's health into the inventory, for the changes in `events` only. */
 function updateInventory(deps: TickDeps, health: ClusterHealth, events: readonly HealthEvent[]): void {
   const changedNodes = new Set(events.filter((e) => e.type !== 'cluster.state').map((e) => e.node));
+  const fenced = deps.fenced?.(health.cluster) ?? new Set<string>();
   for (const n of health.nodes) {
     if (!changedNodes.has(n.node)) continue;
-    const role = n.role === 'unknown' ? undefined : n.role;
+    const role = n.role === 'unknown' || fenced.has(n.node) ? undefined : n.role;
     deps.inventory.updateNode(health.cluster, splitNode(n.node), {
       state: n.state,
       ...(role ? { role } : {}),
@@ -143,10 +147,10 @@ function emitAlarmEvents(deps: TickDeps, applied: ReturnType<AlarmRepo['apply']>
   for (const a of applied.cleared) deps.events.emit(alarmEvent('cleared', a));
 }
 
-/** The rule alarms of the cluster from the store (monitor-degraded is the service's: never evaluated here). */
+/** The rule alarms of the cluster from the store (external ones, e.g. monitor-degraded, are never evaluated here). */
 function readActive(deps: TickDeps, state: ClusterState, cluster: string): readonly Alarm[] {
   const rows: readonly AlarmRecord[] = deps.alarms.active(cluster);
-  const active = rows.filter((a) => a.rule !== MONITOR_DEGRADED_RULE);
+  const active = rows.filter((a) => !isExternalRule(a.rule));
   state.storedActive = active;
   return active;
 }

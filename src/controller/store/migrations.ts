@@ -189,4 +189,46 @@ export const MIGRATIONS: readonly ((db: DatabaseSync) => void)[] = [
       );
     `);
   },
+  // 4: failover and switchover (issue 9): the persisted state machine of each failover (a controller killed in
+  // any phase resumes from it), per-cluster automatic recovery on/off, and the per-node recovery state (a fenced
+  // former primary stays fenced until nines rejoins it; a diverged one until it is rebuilt).
+  (db) => {
+    db.exec(`
+      CREATE TABLE failovers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cluster TEXT NOT NULL,
+        kind TEXT NOT NULL,                  -- failover | switchover
+        trigger TEXT NOT NULL,               -- automatic | manual
+        old_primary TEXT NOT NULL,           -- host:port
+        candidate TEXT,                      -- host:port, once chosen
+        phase TEXT NOT NULL,                 -- core/recovery/phases.ts
+        forced INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL,
+        data_json TEXT NOT NULL DEFAULT '{}',
+        log_json TEXT NOT NULL DEFAULT '[]',
+        error_json TEXT,
+        requested_by TEXT,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE INDEX failovers_cluster ON failovers (cluster, id);
+      CREATE TABLE recovery_settings (
+        cluster TEXT PRIMARY KEY,
+        enabled INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT
+      );
+      CREATE TABLE node_recovery (
+        cluster TEXT NOT NULL,
+        node TEXT NOT NULL,                  -- host:port
+        state TEXT NOT NULL,                 -- fenced | diverged
+        reason TEXT NOT NULL,
+        failover_id INTEGER,
+        since INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (cluster, node)
+      );
+    `);
+  },
 ];

@@ -42,8 +42,25 @@ export const ALARM_RULES = [
   'cpu-high',
   'long-query',
 ] as const;
-/** The rules above, and monitor-degraded: raised by the monitor about its own failures (core/monitor/degraded.ts). */
-export type AlarmRuleId = (typeof ALARM_RULES)[number] | 'monitor-degraded';
+/**
+ * Alarms raised and cleared outside the rule evaluation, by the service that knows their condition: the monitor
+ * about its own failures (monitor-degraded, core/monitor/degraded.ts) and recovery about failover decisions
+ * (src/controller/recovery/). The evaluation leaves them alone.
+ */
+export const EXTERNAL_ALARM_RULES = [
+  'monitor-degraded',
+  'unreachable-from-controller',
+  'failover-refused',
+  'failover-failed',
+  'node-fenced',
+  'node-diverged',
+] as const;
+export type ExternalAlarmRule = (typeof EXTERNAL_ALARM_RULES)[number];
+export type AlarmRuleId = (typeof ALARM_RULES)[number] | ExternalAlarmRule;
+
+export function isExternalRule(rule: string): rule is ExternalAlarmRule {
+  return (EXTERNAL_ALARM_RULES as readonly string[]).includes(rule);
+}
 
 export interface AlarmAck {
   readonly by: string;

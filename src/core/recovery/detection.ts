@@ -20,6 +20,17 @@ export interface ProxyVantage {
   readonly proxy: string;
   /** The proxy's own health check of the primary as its write backend; 'unknown' when the proxy did not answer. */
   readonly writer: Verdict;
+  /**
+   * What the proxy's check proves: 'tcp' = a TCP connect (the kernel of a frozen server still completes it, so an
+   * 'up' says nothing about the database and counts as unknown; a 'down' still counts); 'protocol' = the
+   * database answered. Default 'protocol'.
+   */
+  readonly checkLevel?: 'tcp' | 'protocol';
+}
+
+/** A proxy's verdict as evidence: a TCP-level 'up' proves nothing about the database process. */
+export function proxyVerdict(p: ProxyVantage): Verdict {
+  return p.writer === 'up' && p.checkLevel === 'tcp' ? 'unknown' : p.writer;
 }
 
 export interface DetectionInput {
@@ -69,8 +80,9 @@ function tally(input: DetectionInput): { down: string[]; up: string[] } {
     else if (v === 'up') up.push(r.node);
   }
   for (const p of input.proxies) {
-    if (p.writer === 'down') down.push(`proxy ${p.proxy}`);
-    else if (p.writer === 'up') up.push(`proxy ${p.proxy}`);
+    const v = proxyVerdict(p);
+    if (v === 'down') down.push(`proxy ${p.proxy}`);
+    else if (v === 'up') up.push(`proxy ${p.proxy}`);
   }
   return { down, up };
 }

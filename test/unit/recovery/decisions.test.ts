@@ -136,6 +136,39 @@ test('detection truth table: action and reason', () => {
   }
 });
 
+test('detection: a TCP-level proxy check that says up is no evidence the database answers (frozen primary)', () => {
+  const frozen = analysePrimary(
+    input({
+      controllerFailures: 2,
+      replicas: [rep('h2', 'up', 'down'), rep('h3', 'up', 'down')],
+      proxies: [
+        { proxy: 'p1', writer: 'up', checkLevel: 'tcp' },
+        { proxy: 'p2', writer: 'up', checkLevel: 'tcp' },
+      ],
+    }),
+  );
+  assert.equal(frozen.action, 'failed');
+  assert.equal(frozen.reason, 'primary down: the controller missed 2 probes and h2, h3 agree');
+  // The same 'up' from a check that talks the protocol is a disagreement: no failover.
+  const protocol = analysePrimary(
+    input({
+      controllerFailures: 2,
+      replicas: [rep('h2', 'up', 'down')],
+      proxies: [{ proxy: 'p1', writer: 'up', checkLevel: 'protocol' }],
+    }),
+  );
+  assert.equal(protocol.action, 'unreachable-from-controller');
+  // A TCP-level 'down' still counts (the port does not even accept connections).
+  const refused = analysePrimary(
+    input({
+      controllerFailures: 2,
+      replicas: [rep('h2', 'unknown', 'unknown')],
+      proxies: [{ proxy: 'p1', writer: 'down', checkLevel: 'tcp' }],
+    }),
+  );
+  assert.equal(refused.action, 'failed');
+});
+
 const rpo = (over: Partial<RpoInput>): RpoInput => ({
   mode: 'synchronous',
   candidate: 'h2',

@@ -1,0 +1,645 @@
+// Automatic failover, switchover and rejoin as the controller runs them: observe -> snapshot -> decide (pure,
+// src/core/recovery/) -> act (persisted, failover-executor.ts).
+//   - The monitor hands every frozen snapshot to onSnapshot (never blocking it). Per cluster, one evaluation at a
+//     time (a newer snapshot waits for the running one and replaces older waiting ones).
+//   - An evaluation finds the primary (inventory role, not fenced), builds the vantage points from the snapshot,
+//     and when anything looks wrong asks every replica's host over SSH whether the primary's port answers and
+//     reads every proxy's backend states — in parallel and bounded, starting at the first failed probe, so the
+//     answers are in when the probe that declares the primary down returns. analysePrimary + decideAutoFailover
+//     say what to do and why; every change of that answer is an event (acting or not acting).
+//   - A failover runs outside the job queue (it never waits behind a job) and pre-empts the cluster's running
+//     writing job (cancelled, with an event saying so).
+//   - Fenced former primaries: fenced again at once when seen accepting writes; rejoined as replicas when they
+//     answer again (bounded retries with backoff); diverged ones stay fenced with a critical alarm until
+//     `nines node rebuild`.
+//   - The live failover plan is recomputed from every snapshot (status route).
+import { NinesError } from '../../core/errors.ts';
+import {
+  inMaintenance,
+  nodeKey,
+  type ClusterSnapshot,
+  type NodeObservation,
+} from '../../core/monitor/observation.ts';
+import { checkCooldown } from '../../core/recovery/cooldown.ts';
+import { decideAutoFailover, type AutoFailoverDecision } from '../../core/recovery/decide.ts';
+import type { Detection } from '../../core/recovery/detection.ts';
+import { isFinal } from '../../core/recovery/phases.ts';
+import type { FailoverPlan } from '../../core/recovery/plan.ts';
+import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
+import type { Engine, HostAccess, RecoveryContext, ReplicationRecovery } from '../../engines/engine.ts';
+import { updateEndpoint } from '../../proxies/endpoint.ts';
+import type { NotifyHub } from '../alarms/notify-hub.ts';
+import type { AlarmRepo } from '../alarms/alarm-repo.ts';
+import type { EventBus } from '../events.ts';
+import type { JobRunner } from '../jobs/runner.ts';
+import type { Logger } from '../logger.ts';
+import type { ProxyStates } from '../monitor/cluster-monitor.ts';
+import type { Store } from '../store/store.ts';
+import { FailoverExecutor, type ExecutorDeps, type RecoveryTimeouts } from './failover-executor.ts';
+import { excludedNodes, lastObservations, livePlan } from './live-plan.ts';
+import { RecoveryAlarms } from './recovery-alarms.ts';
+import { RejoinLoop } from './rejoin-loop.ts';
+import { cutWriter, preemptWritingJobs } from './actions.ts';
+import { Detector } from './detector.ts';
+import {
+  RecoveryRepo,
+  type FailoverKind,
+  type FailoverRecord,
+  type NodeRecoveryRecord,
+} from './recovery-repo.ts';
+
+export interface RecoveryConfig {
+  /** Automatic failover for clusters that did not turn it off (nines recovery off). */
+  readonly enabled: boolean;
+  /** A second automatic failover of a cluster within this time after one is refused (anti-flap). */
+  readonly cooldownMs: number;
+  /** Bound on one replica host's check of the primary's port (and on reading the proxies). */
+  readonly portCheckMs: number;
+  readonly timeouts: RecoveryTimeouts;
+  /** Pause between rejoin attempts of a fenced node (doubles after each real failure, up to 60 s). */
+  readonly rejoinIntervalMs: number;
+}
+
+export const DEFAULT_RECOVERY_CONFIG: RecoveryConfig = {
+  enabled: true,
+  cooldownMs: 300_000,
+  portCheckMs: 1000,
+  timeouts: { positionMs: 1000, fenceMs: 1500, catchUpMs: 10_000, verbMs: 10_000 },
+  rejoinIntervalMs: 2000,
+};
+
+export interface RecoveryServiceOptions {
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly jobs: JobRunner;
+  readonly logger: Logger;
+  readonly alarms: AlarmRepo;
+  readonly notify: Pick<NotifyHub, 'notifyTransitions'>;
+  readonly config: RecoveryConfig;
+  engineFor(type: ClusterSpec['type']): Engine;
+  /** Cached executors for the cluster's hosts (kept open: a failover cannot wait for SSH handshakes). */
+  hosts(spec: ClusterSpec): HostAccess;
+  fullSpec(cluster: string): ClusterSpec;
+  readonly now?: () => number;
+}
+
+/** What recovery shows for a cluster (status route, CLI). */
+export interface RecoveryStatus {
+  readonly cluster: string;
+  readonly supported: boolean;
+  readonly enabled: boolean;
+  readonly primary: string | null;
+  readonly detection: Detection | null;
+  readonly plan: FailoverPlan | null;
+  readonly cooldownUntil: number | null;
+  readonly running: FailoverRecord | null;
+  readonly last: FailoverRecord | null;
+  readonly nodes: readonly NodeRecoveryRecord[];
+}
+
+interface ClusterRecovery {
+  snapshot: ClusterSnapshot | undefined;
+  proxies: readonly ProxyStates[];
+  evaluating: Promise<void> | undefined;
+  pending: boolean;
+  detection: Detection | null;
+  decision: AutoFailoverDecision | null;
+  plan: FailoverPlan | null;
+  running: { executor: FailoverExecutor; done: Promise<FailoverRecord>; abort: AbortController } | undefined;
+  readonly detector: Detector;
+  /** The last observation of each node that reached it (the ack state at the moment of failure). */
+  lastGood: Map<string, NodeObservation>;
+}
+
+function keyOf(n: Pick<NodeSpec, 'host' | 'port'>): string {
+  return nodeKey(n);
+}
+
+export class RecoveryService {
+  readonly repo: RecoveryRepo;
+  private readonly o: RecoveryServiceOptions;
+  private readonly alarms: RecoveryAlarms;
+  private readonly rejoins: RejoinLoop;
+  private readonly clusters = new Map<string, ClusterRecovery>();
+  private readonly now: () => number;
+  private stopped = false;
+  private readonly stopAll = new AbortController();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: RecoveryServiceOptions) {
+    this.o = options;
+    this.repo = new RecoveryRepo(options.store.db);
+    this.now = options.now ?? Date.now;
+    this.alarms = new RecoveryAlarms({
+      alarms: options.alarms,
+      events: options.events,
+      notify: options.notify,
+      logger: options.logger,
+      now: this.now,
+    });
+    this.rejoins = new RejoinLoop({
+      repo: this.repo,
+      inventory: options.store.inventory,
+      events: options.events,
+      alarms: this.alarms,
+      logger: options.logger,
+      hosts: (spec) => options.hosts(spec),
+      ctx: (spec, log) => this.ctx(spec, this.stopAll.signal, log),
+      primaryOf: (c) => this.primaryOf(c),
+      enabled: (c) => options.config.enabled && this.repo.enabled(c),
+      fenceMs: options.config.timeouts.fenceMs,
+      rejoinMs: options.config.timeouts.verbMs * 3,
+      rejoinIntervalMs: options.config.rejoinIntervalMs,
+      signal: this.stopAll.signal,
+      now: this.now,
+    });
+  }
+
+  /** Resumes failovers a stopped controller left unfinished; forgets deleted clusters' state. */
+  start(): void {
+    this.unsubscribe = this.o.events.subscribe((e) => {
+      if (e.type === 'cluster.deleted' && e.cluster) {
+        this.repo.forget(e.cluster);
+        this.clusters.delete(e.cluster);
+      }
+    });
+    for (const f of this.repo.unfinished()) {
+      if (!this.o.store.inventory.hasCluster(f.cluster)) continue;
+      this.log(f.cluster, `resuming ${f.kind} ${f.id} after a controller restart (phase ${f.phase})`);
+      this.o.events.emit({
+        cluster: f.cluster,
+        type: 'failover.resumed',
+        severity: 'warning',
+        message: `${f.kind} ${f.id} of ${f.cluster} resumes after a controller restart from phase ${f.phase}`,
+        data: { failover: f.id, phase: f.phase },
+      });
+      try {
+        this.launch(f.cluster, f);
+      } catch (err) {
+        this.o.logger.error({ err, cluster: f.cluster }, `cannot resume failover ${f.id}`);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.stopAll.abort();
+    const running = [...this.clusters.values()].flatMap((c) => (c.running ? [c.running.done] : []));
+    const evaluating = [...this.clusters.values()].flatMap((c) => (c.evaluating ? [c.evaluating] : []));
+    await Promise.allSettled([...running, ...evaluating]);
+  }
+
+  private state(cluster: string): ClusterRecovery {
+    let s = this.clusters.get(cluster);
+    if (!s) {
+      s = {
+        snapshot: undefined,
+        proxies: [],
+        evaluating: undefined,
+        pending: false,
+        detection: null,
+        decision: null,
+        plan: null,
+        running: undefined,
+        detector: new Detector(),
+        lastGood: new Map(),
+      };
+      this.clusters.set(cluster, s);
+    }
+    return s;
+  }
+
+  private log(cluster: string, msg: string): void {
+    this.o.logger.info({ cluster }, msg);
+  }
+
+  /** Nodes fenced or diverged, by host:port (the monitor keeps their inventory role as recovery set it). */
+  fencedNodes(cluster: string): ReadonlySet<string> {
+    return new Set(this.repo.nodeStates(cluster).map((n) => n.node));
+  }
+
+  /** The monitor's hook: every snapshot of every cluster. Never throws, never blocks the monitor. */
+  onSnapshot(snapshot: ClusterSnapshot, proxies: readonly ProxyStates[]): void {
+    if (this.stopped) return;
+    const s = this.state(snapshot.cluster);
+    s.snapshot = snapshot;
+    s.proxies = proxies;
+    for (const n of snapshot.nodes) {
+      if (n.observation?.reachable === true) s.lastGood.set(keyOf(n), n.observation);
+    }
+    if (s.evaluating) {
+      s.pending = true;
+      return;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        s.pending = false;
+        try {
+          await this.evaluate(snapshot.cluster, s);
+        } catch (err) {
+          this.o.logger.error({ err, cluster: snapshot.cluster }, 'recovery evaluation failed');
+        }
+      } while (s.pending && !this.stopped);
+      s.evaluating = undefined;
+    };
+    s.evaluating = run();
+  }
+
+  private recoveryOf(spec: ClusterSpec): ReplicationRecovery | undefined {
+    return this.o.engineFor(spec.type).recovery;
+  }
+
+  /** The node the inventory knows as primary (exactly one, not fenced); undefined otherwise. */
+  private primaryOf(cluster: string): string | undefined {
+    const fenced = this.fencedNodes(cluster);
+    const primaries = this.o.store.inventory
+      .listNodes(cluster)
+      .filter((n) => n.role === 'primary' && !fenced.has(keyOf(n)));
+    return primaries.length === 1 ? keyOf(primaries[0] as { host: string; port: number }) : undefined;
+  }
+
+  private ctx(spec: ClusterSpec, signal: AbortSignal, log?: (line: string) => void): RecoveryContext {
+    return {
+      spec,
+      hosts: this.o.hosts(spec),
+      signal,
+      log: log ?? ((l) => this.log(spec.name, l)),
+    };
+  }
+
+  private async evaluate(cluster: string, s: ClusterRecovery): Promise<void> {
+    const snapshot = s.snapshot;
+    if (!snapshot || !this.o.store.inventory.hasCluster(cluster)) return;
+    const spec = this.o.fullSpec(cluster);
+    const recovery = this.recoveryOf(spec);
+    if (!recovery) return;
+    await this.rejoins.pass(spec, recovery, snapshot, s.running !== undefined);
+    const primary = this.primaryOf(cluster);
+    if (primary === undefined) {
+      s.detection = null;
+      s.plan = null;
+      return;
+    }
+    s.plan = livePlan({
+      spec,
+      recovery,
+      snapshot,
+      observations: lastObservations(spec, snapshot, s.lastGood),
+      excluded: excludedNodes(this.repo.nodeStates(cluster), snapshot, this.now()),
+      primary,
+      maxApplyBacklogSeconds: Math.ceil(this.o.config.timeouts.catchUpMs / 1000),
+    });
+    const detection = await s.detector.detect({
+      spec,
+      recovery,
+      snapshot,
+      primary,
+      proxies: s.proxies,
+      hosts: this.o.hosts(spec),
+      ctx: (signal) => this.ctx(spec, signal),
+      portCheckMs: this.o.config.portCheckMs,
+      signal: this.stopAll.signal,
+      now: this.now,
+    });
+    const primarySnap = snapshot.nodes.find((n) => keyOf(n) === primary);
+    this.settle(spec, s, detection);
+    if (detection.action !== 'failed' && detection.action !== 'unreachable-from-controller') return;
+    const maintenance =
+      inMaintenance(snapshot.maintenance, snapshot.time) ||
+      inMaintenance(primarySnap?.maintenance, snapshot.time);
+    const cooldown = checkCooldown({
+      now: this.now(),
+      lastFailoverAt: this.repo.lastDoneAt(cluster),
+      cooldownMs: this.o.config.cooldownMs,
+    });
+    const decision = decideAutoFailover({
+      detection,
+      enabled: this.o.config.enabled && this.repo.enabled(cluster),
+      maintenance,
+      cooldown,
+      running: s.running !== undefined,
+    });
+    this.announce(spec, s, decision, detection);
+    if (decision.action === 'failover') {
+      this.startFailover(spec, s, {
+        kind: 'failover',
+        trigger: 'automatic',
+        oldPrimary: primary,
+        reason: decision.reason,
+        forced: false,
+        requestedBy: null,
+        detection,
+      });
+    }
+  }
+
+  /** Events and alarms for a change of the detection's answer (healthy <-> watch <-> failed …). */
+  private settle(spec: ClusterSpec, s: ClusterRecovery, detection: Detection): void {
+    const before = s.detection;
+    s.detection = detection;
+    if (before?.action === detection.action) return;
+    if (detection.action === 'watch' && before?.action === 'healthy') {
+      this.o.events.emit({
+        cluster: spec.name,
+        type: 'failover.watch',
+        severity: 'info',
+        message: `watching the primary of ${spec.name}: ${detection.reason}`,
+        data: { detection },
+      });
+    }
+    if (detection.action === 'healthy' || detection.action === 'watch') {
+      this.alarms.clear(spec.name, 'unreachable-from-controller', undefined, detection.reason);
+      if (detection.action === 'healthy') {
+        this.alarms.clear(spec.name, 'failover-refused', undefined, 'the primary answers again');
+        s.decision = null;
+      }
+    }
+  }
+
+  /** An event (and alarm) each time the decision changes: acting, or not acting and why. */
+  private announce(
+    spec: ClusterSpec,
+    s: ClusterRecovery,
+    decision: AutoFailoverDecision,
+    detection: Detection,
+  ): void {
+    const before = s.decision;
+    s.decision = decision;
+    if (before?.action === decision.action && before.reason === decision.reason) return;
+    if (decision.action === 'alarm') {
+      this.alarms.raise(spec.name, 'unreachable-from-controller', 'critical', decision.reason);
+      this.o.events.emit({
+        cluster: spec.name,
+        type: 'failover.refused',
+        severity: 'warning',
+        message: decision.reason,
+        data: { reason: decision.reason, detection },
+      });
+    } else if (decision.action === 'refuse') {
+      this.alarms.raise(spec.name, 'failover-refused', 'critical', decision.reason);
+      this.o.events.emit({
+        cluster: spec.name,
+        type: 'failover.refused',
+        severity: 'critical',
+        message: decision.reason,
+        data: { reason: decision.reason, detection },
+      });
+    }
+  }
+
+  // ---- running failovers
+
+  private startFailover(
+    spec: ClusterSpec,
+    s: ClusterRecovery,
+    f: {
+      kind: FailoverKind;
+      trigger: 'automatic' | 'manual';
+      oldPrimary: string;
+      reason: string;
+      forced: boolean;
+      requestedBy: string | null;
+      detection?: Detection;
+      target?: string;
+    },
+  ): FailoverRecord {
+    const record = this.repo.createFailover({
+      cluster: spec.name,
+      kind: f.kind,
+      trigger: f.trigger,
+      oldPrimary: f.oldPrimary,
+      forced: f.forced,
+      reason: f.reason,
+      requestedBy: f.requestedBy,
+      data: {
+        ...(f.detection ? { detection: { reason: f.detection.reason, agreeing: f.detection.agreeing } } : {}),
+        ...(f.target ? { target: f.target } : {}),
+      },
+      now: this.now(),
+    });
+    this.o.events.emit({
+      cluster: spec.name,
+      type: 'failover.detected',
+      severity: f.kind === 'failover' ? 'critical' : 'warning',
+      message:
+        f.kind === 'failover'
+          ? `failing over ${spec.name} (${f.trigger}${f.forced ? ', forced' : ''}): ${f.reason}`
+          : `switchover of ${spec.name} from ${f.oldPrimary}${f.target ? ` to ${f.target}` : ''} requested${f.requestedBy ? ` by ${f.requestedBy}` : ''}`,
+      data: {
+        failover: record.id,
+        kind: f.kind,
+        trigger: f.trigger,
+        oldPrimary: f.oldPrimary,
+        reason: f.reason,
+      },
+    });
+    preemptWritingJobs(this.o, spec.name, record.id);
+    this.launch(spec.name, record, s);
+    return record;
+  }
+
+  private launch(cluster: string, record: FailoverRecord, state?: ClusterRecovery): void {
+    const s = state ?? this.state(cluster);
+    const spec = this.o.fullSpec(cluster);
+    const recovery = this.recoveryOf(spec);
+    if (!recovery) throw new NinesError('NINES_E_FAILOVER_UNSUPPORTED', spec.type);
+    const abort = new AbortController();
+    const signal = AbortSignal.any([abort.signal, this.stopAll.signal]);
+    const hosts = this.o.hosts(spec);
+    const deps: ExecutorDeps = {
+      repo: this.repo,
+      inventory: this.o.store.inventory,
+      events: this.o.events,
+      logger: this.o.logger,
+      engine: this.o.engineFor(spec.type),
+      recovery,
+      spec,
+      hosts,
+      timeouts: this.o.config.timeouts,
+      observations: s.snapshot ? lastObservations(spec, s.snapshot, s.lastGood) : new Map(),
+      excluded: excludedNodes(this.repo.nodeStates(spec.name), s.snapshot, this.now()),
+      updateEndpoint: (ctx, topology) => updateEndpoint(ctx, topology),
+      cutWriter: (server, sig) => cutWriter(spec, hosts, server, sig, this.o.config.portCheckMs),
+      signal,
+      now: this.now,
+    };
+    const executor = new FailoverExecutor(deps, record);
+    const done = executor
+      .run()
+      .then((final) => {
+        if (final.phase === 'done') {
+          this.alarms.clear(cluster, 'failover-refused', undefined, `${final.kind} ${final.id} done`);
+          if (final.kind === 'failover') {
+            this.alarms.raise(
+              cluster,
+              'node-fenced',
+              'warning',
+              `former primary, fenced by failover ${final.id}; nines rejoins it when it answers`,
+              final.oldPrimary,
+            );
+          }
+        } else if (final.phase === 'aborted' && final.trigger === 'automatic') {
+          this.alarms.raise(
+            cluster,
+            'failover-refused',
+            'critical',
+            final.error?.message ?? 'failover aborted',
+          );
+        }
+        return final;
+      })
+      .catch((err: unknown) => {
+        this.o.logger.error({ err, cluster }, `failover ${record.id} stopped`);
+        return this.repo.getFailover(record.id) as FailoverRecord;
+      })
+      .finally(() => {
+        if (s.running?.executor === executor) s.running = undefined;
+      });
+    s.running = { executor, done, abort };
+  }
+
+  // ---- what the API offers
+
+  status(cluster: string): RecoveryStatus {
+    const spec = this.o.fullSpec(cluster);
+    const s = this.state(cluster);
+    const failovers = this.repo.listFailovers(cluster, 1);
+    const last = failovers[0] ?? null;
+    const lastDone = this.repo.lastDoneAt(cluster);
+    const cooldownUntil =
+      lastDone !== null && lastDone + this.o.config.cooldownMs > this.now()
+        ? lastDone + this.o.config.cooldownMs
+        : null;
+    return {
+      cluster,
+      supported: this.recoveryOf(spec) !== undefined,
+      enabled: this.o.config.enabled && this.repo.enabled(cluster),
+      primary: this.primaryOf(cluster) ?? null,
+      detection: s.detection,
+      plan: s.plan,
+      cooldownUntil,
+      running: last && !isFinal(last.phase) ? last : null,
+      last,
+      nodes: this.repo.nodeStates(cluster),
+    };
+  }
+
+  setEnabled(cluster: string, enabled: boolean, by: string | null): RecoveryStatus {
+    this.repo.setEnabled(cluster, enabled, by, this.now());
+    this.o.events.emit({
+      cluster,
+      type: enabled ? 'recovery.enabled' : 'recovery.disabled',
+      severity: enabled ? 'info' : 'warning',
+      message: `automatic recovery of ${cluster} turned ${enabled ? 'on' : 'off'}${by ? ` by ${by}` : ''}`,
+      data: { enabled, by },
+    });
+    return this.status(cluster);
+  }
+
+  /** A failover or switchover the operator asked for. Resolves when it has started (not finished). */
+  request(
+    cluster: string,
+    kind: FailoverKind,
+    options: { to?: string; force?: boolean; by?: string | null },
+  ): FailoverRecord {
+    const spec = this.o.fullSpec(cluster);
+    if (!this.recoveryOf(spec))
+      throw new NinesError('NINES_E_FAILOVER_UNSUPPORTED', spec.type, { context: { cluster } });
+    const s = this.state(cluster);
+    if (s.running) {
+      throw new NinesError('NINES_E_FAILOVER_RUNNING', `${s.running.executor.id}`, { context: { cluster } });
+    }
+    const primary = this.primaryOf(cluster);
+    if (primary === undefined) {
+      throw new NinesError('NINES_E_NO_PRIMARY', `cluster ${cluster}`, { context: { cluster } });
+    }
+    const target = options.to === undefined ? undefined : resolveTarget(spec, options.to, primary);
+    if (kind === 'switchover') {
+      const snap = s.snapshot?.nodes.find((n) => keyOf(n) === primary);
+      if (snap && snap.consecutiveFailures > 0) {
+        throw new NinesError(
+          'NINES_E_SWITCHOVER_UNSAFE',
+          `the primary ${primary} does not answer the monitor`,
+          { context: { cluster } },
+        );
+      }
+    }
+    return this.startFailover(spec, s, {
+      kind,
+      trigger: 'manual',
+      oldPrimary: primary,
+      reason:
+        kind === 'failover'
+          ? `failover requested${options.by ? ` by ${options.by}` : ''}`
+          : `switchover requested${options.by ? ` by ${options.by}` : ''}`,
+      forced: options.force === true,
+      requestedBy: options.by ?? null,
+      ...(target ? { target } : {}),
+    });
+  }
+
+  /** Waits for the running failover of a cluster (tests, CLI follow). */
+  async settled(cluster: string): Promise<FailoverRecord | undefined> {
+    return this.clusters.get(cluster)?.running?.done;
+  }
+
+  getFailover(cluster: string, id: number): FailoverRecord {
+    const f = this.repo.getFailover(id);
+    if (!f || f.cluster !== cluster)
+      throw new NinesError('NINES_E_FAILOVER_NOT_FOUND', `${id}`, { context: { cluster, id } });
+    return f;
+  }
+
+  listFailovers(cluster: string, limit = 50): FailoverRecord[] {
+    return this.repo.listFailovers(cluster, limit);
+  }
+
+  /** `nines node rebuild`: the node is re-cloned from the primary (runs as the node.rebuild job). */
+  async rebuild(
+    cluster: string,
+    node: NodeSpec,
+    signal: AbortSignal,
+    log: (line: string) => void,
+  ): Promise<void> {
+    const spec = this.o.fullSpec(cluster);
+    const recovery = this.recoveryOf(spec);
+    if (!recovery) throw new NinesError('NINES_E_FAILOVER_UNSUPPORTED', spec.type);
+    const primaryKey = this.primaryOf(cluster);
+    const primary = spec.nodes.find((n) => keyOf(n) === primaryKey);
+    if (!primary) throw new NinesError('NINES_E_NO_PRIMARY', `cluster ${cluster}`);
+    if (keyOf(primary) === keyOf(node)) {
+      throw new NinesError(
+        'NINES_E_INVALID_ARGUMENT',
+        `${keyOf(node)} is the primary: nothing to rebuild it from`,
+      );
+    }
+    await recovery.rebuild(this.ctx(spec, signal, log), node, primary);
+    this.repo.clearNodeState(cluster, keyOf(node));
+    this.o.store.inventory.updateNode(cluster, node, { role: 'replica', state: 'ok' });
+    this.alarms.clear(cluster, 'node-diverged', keyOf(node), 'rebuilt');
+    this.alarms.clear(cluster, 'node-fenced', keyOf(node), 'rebuilt');
+    this.o.events.emit({
+      cluster,
+      type: 'node.rebuilt',
+      severity: 'info',
+      message: `${keyOf(node)} rebuilt from ${keyOf(primary)} and replicating`,
+      data: { node: keyOf(node), primary: keyOf(primary) },
+    });
+    await this.rejoins.refreshEndpoint(spec);
+  }
+}
+
+/** The node --to names (HOST or HOST:PORT), which must be a node of the spec other than the primary. */
+function resolveTarget(spec: ClusterSpec, to: string, primary: string): string {
+  const n = spec.nodes.find((x) => x.host === to || keyOf(x) === to);
+  if (!n) {
+    throw new NinesError('NINES_E_NODE_NOT_FOUND', `${to} in cluster ${spec.name}`, {
+      context: { cluster: spec.name, node: to },
+    });
+  }
+  const k = keyOf(n);
+  if (k === primary)
+    throw new NinesError('NINES_E_INVALID_ARGUMENT', `${k} is already the primary of ${spec.name}`);
+  return k;
+}
