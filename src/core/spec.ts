@@ -350,7 +350,9 @@ function normalizeOptions(input: Parsed): ClusterSpec['options'] {
     maxLagSeconds: o.maxLagSeconds ?? 30,
     ...(input.type === 'mariadb-replication' ? { semiSync: o.semiSync ?? false } : {}),
     ...(input.type === 'postgres-streaming' ? { synchronous: o.synchronous ?? false } : {}),
-    ...(input.type !== 'galera' && o.acceptAsyncLoss !== undefined ? { acceptAsyncLoss: o.acceptAsyncLoss } : {}),
+    ...(input.type !== 'galera' && o.acceptAsyncLoss !== undefined
+      ? { acceptAsyncLoss: o.acceptAsyncLoss }
+      : {}),
     ...(input.type === 'galera'
       ? { sstMethod: o.sstMethod ?? 'rsync', gcacheSize: o.gcacheSize ?? '1G' }
       : {}),
