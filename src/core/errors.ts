@@ -412,7 +412,8 @@ export const ERRORS = {
   },
   // --- failover and switchover ---
   NINES_E_FAILOVER_REFUSED: {
-    message: 'nines did not fail over: promoting a replica could lose acknowledged writes, or no replica can be promoted',
+    message:
+      'nines did not fail over: promoting a replica could lose acknowledged writes, or no replica can be promoted',
     hint: 'The message names the reason (a replica that acknowledged commits cannot be read, semi-sync/synchronous replication had fallen back to asynchronous, no eligible replica). Bring the named replica back, or fail over by hand with "nines cluster failover NAME --force" accepting the loss bound the event reports.',
     status: 409,
   },
