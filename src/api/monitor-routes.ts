@@ -147,7 +147,23 @@ const statusRoutes: AnyRoute[] = [
     role: 'viewer',
     params: S.NameParams,
     response: obj,
-    handler: ({ controller, params }) => controller.monitor.status(params.name),
+    handler: ({ controller, params }) => {
+      const status = controller.monitor.status(params.name);
+      const r = controller.recovery.status(params.name);
+      return {
+        ...status,
+        recovery: r.supported
+          ? {
+              enabled: r.enabled,
+              primary: r.primary,
+              plan: r.plan?.reason ?? null,
+              detection: r.detection ? { action: r.detection.action, reason: r.detection.reason } : null,
+              running: r.running ? { id: r.running.id, kind: r.running.kind, phase: r.running.phase } : null,
+              nodes: r.nodes.map((n) => ({ node: n.node, state: n.state, reason: n.reason })),
+            }
+          : null,
+      };
+    },
   }),
   defineRoute({
     method: 'GET',

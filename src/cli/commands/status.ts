@@ -61,6 +61,13 @@ interface StatusView {
     acknowledged?: unknown;
   }[];
   maintenance: { node: string | null; until: number; reason?: string }[];
+  recovery?: {
+    enabled: boolean;
+    plan: string | null;
+    detection: { action: string; reason: string } | null;
+    running: { id: number; kind: string; phase: string } | null;
+    nodes: { node: string; state: string; reason: string }[];
+  } | null;
 }
 
 const fmt = (v: number | null | undefined, unit = ''): string =>
@@ -69,6 +76,17 @@ const fmt = (v: number | null | undefined, unit = ''): string =>
 function galeraText(g: NodeView['galera']): string {
   if (!g) return '-';
   return `${g.clusterStatus ?? '?'}/${g.localState ?? '?'} size ${g.clusterSize ?? '?'}`;
+}
+
+/** Automatic recovery in a few lines: on/off, the live failover plan, a running failover, fenced nodes. */
+function recoveryLines(r: StatusView['recovery']): string[] {
+  if (!r) return [];
+  const out = ['', `Recovery: automatic ${r.enabled ? 'on' : 'OFF (nines recovery on NAME)'}`];
+  if (r.plan) out.push(`  ${r.plan}`);
+  if (r.detection && r.detection.action !== 'healthy') out.push(`  now: ${r.detection.reason}`);
+  if (r.running) out.push(`  running: ${r.running.kind} ${r.running.id}, phase ${r.running.phase}`);
+  for (const n of r.nodes) out.push(`  ${n.node} ${n.state}: ${n.reason}`);
+  return out;
 }
 
 /** The lines of the topology view of one cluster. */
@@ -105,6 +123,7 @@ export function renderStatus(s: StatusView): string[] {
       `Maintenance: ${m.node ?? 'cluster'} until ${new Date(m.until).toISOString()}${m.reason ? ` (${m.reason})` : ''}`,
     );
   }
+  lines.push(...recoveryLines(s.recovery));
   return lines;
 }
 
