@@ -153,6 +153,12 @@ async function registerLabKey(client: ApiClient, inv: LabInventory): Promise<voi
     console.log(`SSH key ${demoKeyName(inv.name)} ${res.action} (${res.key.fingerprint})`);
 }
 
+const DEMO_OPTIONS: Readonly<Record<ClusterType, Record<string, unknown>>> = {
+  'mariadb-replication': { semiSync: true },
+  galera: { sstMethod: 'rsync', gcacheSize: '64M' },
+  'postgres-streaming': { synchronous: true },
+};
+
 function demoSpec(type: ClusterType, inv: LabInventory): ClusterSpec {
   const address = (i: number): string => inv.hosts[i]?.address ?? '';
   const vip = inv.controllerAddress.replace(/\.\d+$/, '.100');
@@ -165,7 +171,8 @@ function demoSpec(type: ClusterType, inv: LabInventory): ClusterSpec {
     })),
     ssh: { user: inv.sshUser, key: demoKeyName(inv.name) },
     credentials: DEMO_CREDENTIALS,
-    ...(type === 'galera' ? { options: { sstMethod: 'rsync', gcacheSize: '64M' } } : {}),
+    // Commits acknowledged by a replica: automatic failover can prove it loses no acknowledged write.
+    options: DEMO_OPTIONS[type],
     endpoint: { proxies: [address(3), address(4)], virtualIp: vip },
   }).spec;
 }

@@ -44,10 +44,11 @@ export interface TestController {
 
 const run = promisify(execFile);
 
-export async function startTestController(): Promise<TestController> {
+/** `env`: extra controller environment (e.g. NINES_RECOVERY_COOLDOWN_MS). */
+export async function startTestController(env: Record<string, string> = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), 'nines-deploy-'));
   const config = loadConfig({
-    env: { NINES_LOG_LEVEL: process.env.NINES_TEST_VERBOSE === '1' ? 'info' : 'warn' },
+    env: { NINES_LOG_LEVEL: process.env.NINES_TEST_VERBOSE === '1' ? 'info' : 'warn', ...env },
     overrides: { dataDir: join(dir, 'data'), listen: '127.0.0.1:0' },
   });
   const controller = Controller.open({ config });

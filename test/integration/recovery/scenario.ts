@@ -1,0 +1,292 @@
+// Automatic failover, rejoin, anti-flap and switchover through the real controller, per engine: 3 nodes + 2
+// proxies on lab hosts, semi-sync (MariaDB) / synchronous (PostgreSQL) replication, a write workload through the
+// endpoint logging every acknowledged write, and a sampler asking every node directly whether it accepts writes.
+// Each scenario asserts what users rely on: writes come back through the endpoint on the new primary, no
+// acknowledged write is lost, never two writable nodes at one sampled instant, and the events say why.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ClusterSpec, ClusterType } from '../../../src/core/spec.ts';
+import type { EventRecord } from '../../../src/controller/store/event-repo.ts';
+import { createTestLab, labFault, type TestLab } from '../../../src/lab/index.ts';
+import {
+  APP,
+  LOGS,
+  createAppUser,
+  fullSpec,
+  labSpec,
+  ms,
+  poll,
+  registerLabKey,
+  startTestController,
+  storedTopology,
+  type TestController,
+} from '../deploy/helpers.ts';
+import {
+  createLoadTable,
+  longestGap,
+  presentIds,
+  startWritableSampler,
+  startWriteLoad,
+  type Endpoint,
+  type LoadResult,
+  type WritableSample,
+} from '../../support/write-load.ts';
+
+export interface FailoverScenarioOptions {
+  readonly type: ClusterType;
+  readonly name: string;
+  readonly options: Record<string, unknown>;
+}
+
+interface JobRef {
+  job: { id: number };
+}
+
+export function failoverScenario(o: FailoverScenarioOptions): void {
+  describe(`${o.type}: automatic failover through the controller`, { timeout: ms(900_000) }, () => {
+    let lab: TestLab;
+    let t: TestController;
+    let spec: ClusterSpec;
+    let failed = false;
+    let nextId = 1;
+
+    const hostName = (address: string): string => {
+      const h = lab.inventory.hosts.find((x) => x.address === address);
+      assert.ok(h, `no lab host ${address}`);
+      return h.name;
+    };
+    const primary = (): string => {
+      const p = t.controller.store.inventory.listNodes(o.name).filter((n) => n.role === 'primary');
+      assert.equal(p.length, 1, `one primary in the inventory: ${JSON.stringify(p)}`);
+      return `${p[0]?.host}:${p[0]?.port}`;
+    };
+    const endpoint = (): Endpoint => {
+      const ep = spec.endpoint;
+      assert.ok(ep);
+      return {
+        type: o.type,
+        host: ep.proxies[0] as string,
+        port: ep.writePort,
+        user: APP.user,
+        password: APP.password,
+        database: APP.database,
+      };
+    };
+    const nodeEndpoint = (address: string): Endpoint => {
+      const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.split(':').pop())];
+      return o.type === 'postgres-streaming'
+        ? {
+            type: o.type,
+            host,
+            port,
+            user: 'nines_admin',
+            password: spec.credentials.admin,
+            database: APP.database,
+          }
+        : {
+            type: o.type,
+            host,
+            port,
+            user: 'nines_admin',
+            password: spec.credentials.admin,
+            database: APP.database,
+          };
+    };
+    const events = (since: number, type?: string): EventRecord[] =>
+      t.controller.store.events
+        .list({ cluster: o.name, since })
+        .filter((e) => type === undefined || e.type === type);
+    const lastEventId = (): number => t.controller.store.events.list({ cluster: o.name }).at(-1)?.id ?? 0;
+    const timeline = (since: number): string =>
+      events(since)
+        .map((e) => `${e.time} ${e.type}: ${e.message}`)
+        .join('\n');
+
+    /** Load + sampler around `act`; returns what they saw. */
+    const underLoad = async (
+      act: () => Promise<void>,
+      opts: { rate?: number; settleMs?: number } = {},
+    ): Promise<{ load: LoadResult; samples: WritableSample[] }> => {
+      const firstId = nextId;
+      nextId += 1_000_000;
+      const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(240_000) });
+      const load = startWriteLoad(endpoint(), { rate: opts.rate ?? 50, maxMs: ms(240_000), firstId });
+      try {
+        await poll('writes acknowledged before the fault', 10_000, () =>
+          Promise.resolve(load.acked.length >= 20 ? true : undefined),
+        );
+        await act();
+        const before = load.acked.length;
+        await poll('writes acknowledged after the action', 30_000, () =>
+          Promise.resolve(load.acked.length >= before + 20 ? true : undefined),
+        );
+      } finally {
+        await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
+      }
+      return { load: await load.stop(), samples: await sampler.stop() };
+    };
+
+    const assertNoLoss = async (load: LoadResult, on: string): Promise<void> => {
+      const present = await presentIds(nodeEndpoint(on));
+      const lost = load.acked.filter((a) => !present.has(a.id)).map((a) => a.id);
+      assert.deepEqual(lost, [], `acknowledged writes missing on ${on}`);
+    };
+    const assertOneWriter = (samples: readonly WritableSample[]): void => {
+      const two = samples.filter((s) => s.writable.length > 1);
+      assert.deepEqual(
+        two.map((s) => `${new Date(s.at).toISOString()} ${s.writable.join(',')}`),
+        [],
+        'never two writable nodes in one sample',
+      );
+      assert.ok(
+        samples.some((s) => s.writable.length === 1),
+        'the sampler saw a writable node (it can see one)',
+      );
+    };
+    const waitFailover = async (since: number, timeoutMs = 60_000): Promise<EventRecord> =>
+      poll(`failover.done or .aborted since event ${since}`, timeoutMs, () =>
+        Promise.resolve(
+          events(since).find((x) => x.type === 'failover.done' || x.type === 'failover.aborted'),
+        ),
+      ).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\n${timeline(since)}`);
+      });
+    const waitRejoined = async (node: string, since: number, timeoutMs = 90_000): Promise<void> => {
+      await poll(`${node} rejoined`, timeoutMs, () =>
+        Promise.resolve(events(since, 'node.rejoined').find((e) => e.data.node === node)),
+      ).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\n${timeline(since)}`);
+      });
+      const roles = t.controller.store.inventory
+        .listNodes(o.name)
+        .map((n) => `${n.host}:${n.port} ${n.role ?? '-'}`)
+        .sort();
+      assert.ok(roles.includes(`${node} replica`), roles.join('; '));
+    };
+
+    before(async () => {
+      lab = await createTestLab(5);
+      t = await startTestController({ NINES_RECOVERY_COOLDOWN_MS: String(ms(600_000)) });
+      await registerLabKey(t, lab.inventory);
+      const raw = labSpec(lab.inventory, {
+        name: o.name,
+        type: o.type,
+        nodes: ['h1', 'h2', 'h3'],
+        proxies: ['h4', 'h5'],
+        options: o.options,
+      });
+      spec = fullSpec(raw);
+      const { job } = await t.api<JobRef>('POST', '/clusters', raw);
+      const done = await t.waitJob(job.id, 300_000);
+      assert.equal(done.state, 'succeeded', t.jobLog(job.id));
+      await createAppUser(lab.inventory, spec, storedTopology(t, spec));
+      await createLoadTable(endpoint());
+      await poll('the live failover plan', 30_000, async () => {
+        const r = await t.api<{ plan: { action: string; reason: string } | null }>(
+          'GET',
+          `/clusters/${o.name}/recovery`,
+        );
+        return r.plan?.action === 'promote' ? r.plan : undefined;
+      });
+    });
+    afterEach((ctx) => {
+      if ((ctx as unknown as { passed?: boolean }).passed === false) failed = true;
+    });
+    after(async () => {
+      await t?.close();
+      await lab?.dispose(failed ? { keepLogsIn: LOGS } : {});
+    });
+
+    test('the live plan names the candidate and a proven loss bound', async () => {
+      const r = await t.api<{ enabled: boolean; plan: { action: string; reason: string } }>(
+        'GET',
+        `/clusters/${o.name}/recovery`,
+      );
+      assert.equal(r.enabled, true);
+      assert.match(r.plan.reason, /^if the primary fails now: promote \S+ .*expected loss 0/);
+      const cli = await t.cli(['recovery', 'status', o.name]);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, /automatic recovery on/);
+    });
+
+    test('primary host crash: a replica is promoted, writes come back through the endpoint, nothing acknowledged is lost', async () => {
+      const old = primary();
+      const since = lastEventId();
+      let faultAt = 0;
+      const { load, samples } = await underLoad(async () => {
+        faultAt = Date.now();
+        await labFault(lab.inventory.name, hostName(old.split(':')[0] as string), 'crash');
+        const e = await waitFailover(since);
+        assert.equal(e.type, 'failover.done', timeline(since));
+      });
+      const now = primary();
+      assert.notEqual(now, old);
+      const gap = longestGap(load.acked.filter((a) => a.at >= faultAt - 5000));
+      console.error(
+        `# ${o.type}: crash -> writes back in ${gap.ms} ms (longest gap between acknowledged writes)`,
+      );
+      assert.ok(gap.ms < ms(15_000), `writes stalled ${gap.ms} ms\n${timeline(since)}`);
+      await assertNoLoss(load, now);
+      assertOneWriter(samples);
+      assert.ok(events(since, 'failover.detected').length === 1, timeline(since));
+    });
+
+    test('the crashed old primary comes back: rejoined as a replica of the new primary, and replicates', async () => {
+      const fenced = t.controller.recovery.status(o.name).nodes.filter((n) => n.state === 'fenced');
+      assert.equal(fenced.length, 1, JSON.stringify(fenced));
+      const old = (fenced[0] as { node: string }).node;
+      const since = lastEventId();
+      await labFault(lab.inventory.name, hostName(old.split(':')[0] as string), 'restart');
+      await waitRejoined(old, since);
+      const firstId = nextId++;
+      const load = startWriteLoad(endpoint(), { rate: 20, maxMs: ms(10_000), firstId });
+      await poll('a write through the endpoint', 10_000, () =>
+        Promise.resolve(load.acked.length > 0 ? true : undefined),
+      );
+      const r = await load.stop();
+      await poll(`the write replicated to ${old}`, 15_000, async () =>
+        (await presentIds(nodeEndpoint(old))).has((r.acked[0] as { id: number }).id) ? true : undefined,
+      );
+    });
+
+    test('a second failure within the cooldown is refused with a clear event; a manual failover is not', async () => {
+      const old = primary();
+      const since = lastEventId();
+      await labFault(lab.inventory.name, hostName(old.split(':')[0] as string), 'crash');
+      const refused = await poll('failover.refused (cooldown)', 30_000, () =>
+        Promise.resolve(events(since, 'failover.refused').find((e) => /cooldown/.test(e.message))),
+      );
+      assert.match(
+        refused.message,
+        /not failing over: the last failover was \d+ s ago and the cooldown has \d+ s left/,
+      );
+      assert.equal(primary(), old, 'nothing promoted');
+      const cli = await t.cli(['cluster', 'failover', o.name]);
+      assert.equal(cli.code, 0, `${cli.stdout}\n${cli.stderr}\n${timeline(since)}`);
+      assert.notEqual(primary(), old);
+      await labFault(lab.inventory.name, hostName(old.split(':')[0] as string), 'restart');
+      await waitRejoined(old, since);
+    });
+
+    test('switchover under writes: zero loss, the old primary follows the new one', async () => {
+      const old = primary();
+      const target = spec.nodes.map((n) => `${n.host}:${n.port}`).find((n) => n !== old) as string;
+      const since = lastEventId();
+      const { load, samples } = await underLoad(async () => {
+        const cli = await t.cli(['cluster', 'switchover', o.name, '--to', target]);
+        assert.equal(cli.code, 0, `${cli.stdout}\n${cli.stderr}\n${timeline(since)}`);
+      });
+      assert.equal(primary(), target);
+      const gap = longestGap(load.acked);
+      console.error(`# ${o.type}: switchover paused writes ${gap.ms} ms`);
+      assert.ok(gap.ms < ms(5000), `writes paused ${gap.ms} ms`);
+      await assertNoLoss(load, target);
+      assertOneWriter(samples);
+      const roles = t.controller.store.inventory
+        .listNodes(o.name)
+        .map((n) => `${n.host}:${n.port} ${n.role}`);
+      assert.ok(roles.includes(`${old} replica`), roles.join('; '));
+      assert.equal(t.controller.recovery.status(o.name).nodes.length, 0, 'nothing left fenced');
+    });
+  });
+}
