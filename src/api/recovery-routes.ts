@@ -108,9 +108,9 @@ export const RECOVERY_ROUTES: readonly AnyRoute[] = [
     body: FailoverBody,
     status: 202,
     response: z.object({ failover: obj }),
-    handler: ({ controller, params, body, principal }) => ({
+    handler: async ({ controller, params, body, principal }) => ({
       failover: failoverJson(
-        controller.recovery.request(params.name, 'failover', {
+        await controller.recovery.request(params.name, 'failover', {
           ...(body.to !== undefined ? { to: body.to } : {}),
           ...(body.force !== undefined ? { force: body.force } : {}),
           by: who(principal) ?? null,
@@ -129,9 +129,9 @@ export const RECOVERY_ROUTES: readonly AnyRoute[] = [
     body: SwitchoverBody,
     status: 202,
     response: z.object({ failover: obj }),
-    handler: ({ controller, params, body, principal }) => ({
+    handler: async ({ controller, params, body, principal }) => ({
       failover: failoverJson(
-        controller.recovery.request(params.name, 'switchover', {
+        await controller.recovery.request(params.name, 'switchover', {
           ...(body.to !== undefined ? { to: body.to } : {}),
           by: who(principal) ?? null,
         }),

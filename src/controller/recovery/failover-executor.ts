@@ -26,7 +26,7 @@ import type { EventBus } from '../events.ts';
 import type { Logger } from '../logger.ts';
 import type { Severity } from '../store/event-repo.ts';
 import type { InventoryRepo } from '../store/inventory-repo.ts';
-import type { FailoverRecord, RecoveryRepo } from './recovery-repo.ts';
+import type { FailoverKind, FailoverRecord, RecoveryRepo } from './recovery-repo.ts';
 
 export interface RecoveryTimeouts {
   /** Bound on reading one node's position. */
@@ -61,7 +61,7 @@ export interface ExecutorDeps {
   now(): number;
 }
 
-interface Chosen {
+export interface Chosen {
   readonly candidate: string;
   readonly positions: Record<string, { label: string; received: string | null; reachable: boolean }>;
   readonly rpo: RpoDecision;
@@ -71,7 +71,7 @@ interface Chosen {
 const key = (n: Pick<NodeSpec, 'host' | 'port'>): string => nodeKey(n);
 
 /** Thrown by a step that must stop the failover before promotion (nothing changed, or nothing unsafe). */
-class Abort extends Error {
+export class Abort extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
     super(message);
@@ -228,71 +228,21 @@ export class FailoverExecutor {
   }
 
   private async choose(): Promise<Chosen> {
-    const replicas = this.others([this.record.oldPrimary]);
-    const positions = await this.readPositions(replicas);
-    const ack = this.record.kind === 'switchover' ? undefined : this.ackState();
-    const inputs: CandidateInput[] = positions.map((p) => {
-      const spec = this.node(p.node);
-      const excluded = this.d.excluded.get(p.node);
-      return {
-        node: p.node,
-        reachable: p.reachable,
-        received: p.received,
-        applied: p.applied,
-        applyBacklogSeconds: p.applyBacklogSeconds,
-        datacenter: spec.datacenter,
-        priority: spec.priority,
-        applyError: p.applyError,
-        errantTransactions: this.d.recovery.errantTransactions(p, ack?.primaryPositionText ?? null),
-        ...(excluded === 'maintenance' ? { inMaintenance: true } : excluded ? { fenced: true } : {}),
-      };
+    const target = typeof this.record.data.target === 'string' ? this.record.data.target : undefined;
+    return chooseCandidate(this.d, {
+      kind: this.record.kind,
+      oldPrimary: this.record.oldPrimary,
+      forced: this.record.forced,
+      ...(target ? { target } : {}),
     });
-    const wanted = typeof this.record.data.target === 'string' ? this.record.data.target : undefined;
-    const ranking = rankCandidates(wanted ? inputs.filter((c) => c.node === wanted) : inputs, {
-      primaryDatacenter: this.old.datacenter,
-      maxApplyBacklogSeconds: Math.ceil(this.d.timeouts.catchUpMs / 1000),
-      force: this.record.forced,
-    });
-    const byNode = Object.fromEntries(
-      positions.map((p) => [p.node, { label: p.label, received: p.receivedText, reachable: p.reachable }]),
-    );
-    const excludedText = ranking.excluded.map((e) => `${e.node} ${e.reason}`).join('; ');
-    const best = ranking.candidates[0];
-    if (!best) {
-      throw new Abort(
-        'NINES_E_FAILOVER_REFUSED',
-        `no replica can be promoted${wanted ? ` (requested ${wanted})` : ''}: ${excludedText || 'no replicas'}`,
-      );
-    }
-    const rpo: RpoDecision =
-      this.record.kind === 'switchover'
-        ? {
-            action: 'promote',
-            reason: 'switchover: the candidate receives everything before promotion',
-            proven: true,
-            observedGap: 0n,
-          }
-        : proveRpo({
-            mode: (ack as AckState).mode,
-            candidate: best.node,
-            replicas: positions.map((p) => ({
-              node: p.node,
-              reachable: p.reachable,
-              received: p.received,
-              inAckSet: (ack as AckState).ackSet.has(p.node),
-            })),
-            primaryLastPosition: (ack as AckState).primaryPosition,
-            unit: (ack as AckState).unit,
-            force: this.record.forced,
-            acceptAsyncLoss: this.d.spec.options.acceptAsyncLoss === true,
-          });
-    if (rpo.action === 'refuse') throw new Abort('NINES_E_FAILOVER_REFUSED', rpo.reason);
-    const label = positions.find((p) => p.node === best.node)?.label ?? '';
+  }
+
+  /** The data a failover stores for its chosen candidate. */
+  static chosenData(chosen: Chosen): Record<string, unknown> {
     return {
-      candidate: best.node,
-      positions: byNode,
-      rpo,
-      ranking: `${best.node} (${label}, ${best.reason})${excludedText ? `; excluded: ${excludedText}` : ''}`,
+      positions: chosen.positions,
+      rpo: { ...chosen.rpo, observedGap: chosen.rpo.observedGap?.toString() ?? null },
+      ranking: chosen.ranking,
     };
   }
 
@@ -301,11 +251,7 @@ export class FailoverExecutor {
       const chosen = await this.choose();
       this.d.repo.update(this.record.id, this.d.now(), {
         candidate: chosen.candidate,
-        data: {
-          positions: chosen.positions,
-          rpo: { ...chosen.rpo, observedGap: chosen.rpo.observedGap?.toString() ?? null },
-          ranking: chosen.ranking,
-        },
+        data: FailoverExecutor.chosenData(chosen),
       });
       this.record = this.d.repo.getFailover(this.record.id) as FailoverRecord;
       this.log(`candidate ${chosen.ranking}; ${chosen.rpo.reason}`);
@@ -498,4 +444,93 @@ export class FailoverExecutor {
   elapsedMs(): number {
     return this.d.now() - this.started;
   }
+}
+
+/**
+ * Chooses the candidate and proves the loss bound, before anything is changed (also run by the service before a
+ * failover record exists, so a refusal is a decision, not an aborted failover). Throws Abort
+ * (NINES_E_FAILOVER_REFUSED) with the reason when no replica may be promoted.
+ */
+export async function chooseCandidate(
+  d: Pick<
+    ExecutorDeps,
+    'recovery' | 'spec' | 'hosts' | 'signal' | 'timeouts' | 'observations' | 'excluded'
+  > & {
+    log?(line: string): void;
+  },
+  f: { kind: FailoverKind; oldPrimary: string; forced: boolean; target?: string },
+): Promise<Chosen> {
+  const ctx: RecoveryContext = {
+    spec: d.spec,
+    hosts: d.hosts,
+    signal: d.signal,
+    log: (l) => d.log?.(l),
+  };
+  const old = d.spec.nodes.find((n) => key(n) === f.oldPrimary);
+  const replicas = d.spec.nodes.filter((n) => key(n) !== f.oldPrimary);
+  const positions = await Promise.all(
+    replicas.map((n) => d.recovery.readPosition(ctx, n, d.timeouts.positionMs)),
+  );
+  const ack = f.kind === 'switchover' ? undefined : d.recovery.ackState(d.spec, f.oldPrimary, d.observations);
+  const inputs: CandidateInput[] = positions.map((p) => {
+    const spec = d.spec.nodes.find((n) => key(n) === p.node) as NodeSpec;
+    const excluded = d.excluded.get(p.node);
+    return {
+      node: p.node,
+      reachable: p.reachable,
+      received: p.received,
+      applied: p.applied,
+      applyBacklogSeconds: p.applyBacklogSeconds,
+      datacenter: spec.datacenter,
+      priority: spec.priority,
+      applyError: p.applyError,
+      errantTransactions: d.recovery.errantTransactions(p, ack?.primaryPositionText ?? null),
+      ...(excluded === 'maintenance' ? { inMaintenance: true } : excluded ? { fenced: true } : {}),
+    };
+  });
+  const ranking = rankCandidates(f.target ? inputs.filter((c) => c.node === f.target) : inputs, {
+    primaryDatacenter: old?.datacenter ?? 'default',
+    maxApplyBacklogSeconds: Math.ceil(d.timeouts.catchUpMs / 1000),
+    force: f.forced,
+  });
+  const byNode = Object.fromEntries(
+    positions.map((p) => [p.node, { label: p.label, received: p.receivedText, reachable: p.reachable }]),
+  );
+  const excludedText = ranking.excluded.map((e) => `${e.node} ${e.reason}`).join('; ');
+  const best = ranking.candidates[0];
+  if (!best) {
+    throw new Abort(
+      'NINES_E_FAILOVER_REFUSED',
+      `not failing over: no replica can be promoted${f.target ? ` (requested ${f.target})` : ''}: ${excludedText || 'no replicas'}`,
+    );
+  }
+  const rpo: RpoDecision = ack
+    ? proveRpo({
+        mode: ack.mode,
+        candidate: best.node,
+        replicas: positions.map((p) => ({
+          node: p.node,
+          reachable: p.reachable,
+          received: p.received,
+          inAckSet: ack.ackSet.has(p.node),
+        })),
+        primaryLastPosition: ack.primaryPosition,
+        unit: ack.unit,
+        force: f.forced,
+        acceptAsyncLoss: d.spec.options.acceptAsyncLoss === true,
+      })
+    : {
+        action: 'promote',
+        reason: 'switchover: the candidate receives everything before promotion',
+        proven: true,
+        observedGap: 0n,
+      };
+  if (rpo.action === 'refuse') throw new Abort('NINES_E_FAILOVER_REFUSED', rpo.reason);
+  const label = positions.find((p) => p.node === best.node)?.label ?? '';
+  return {
+    candidate: best.node,
+    positions: byNode,
+    rpo,
+    ranking: `${best.node} (${label}, ${best.reason})${excludedText ? `; excluded: ${excludedText}` : ''}`,
+  };
 }

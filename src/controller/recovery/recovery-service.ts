@@ -21,7 +21,7 @@ import {
   type NodeObservation,
 } from '../../core/monitor/observation.ts';
 import { checkCooldown } from '../../core/recovery/cooldown.ts';
-import { decideAutoFailover, type AutoFailoverDecision } from '../../core/recovery/decide.ts';
+import { decideAutoFailover } from '../../core/recovery/decide.ts';
 import type { Detection } from '../../core/recovery/detection.ts';
 import { isFinal } from '../../core/recovery/phases.ts';
 import type { FailoverPlan } from '../../core/recovery/plan.ts';
@@ -35,10 +35,18 @@ import type { JobRunner } from '../jobs/runner.ts';
 import type { Logger } from '../logger.ts';
 import type { ProxyStates } from '../monitor/cluster-monitor.ts';
 import type { Store } from '../store/store.ts';
-import { FailoverExecutor, type ExecutorDeps, type RecoveryTimeouts } from './failover-executor.ts';
-import { excludedNodes, lastObservations, livePlan } from './live-plan.ts';
+import {
+  Abort,
+  FailoverExecutor,
+  chooseCandidate,
+  type Chosen,
+  type ExecutorDeps,
+  type RecoveryTimeouts,
+} from './failover-executor.ts';
+import { excludedNodes, livePlan } from './live-plan.ts';
 import { RecoveryAlarms } from './recovery-alarms.ts';
 import { RejoinLoop } from './rejoin-loop.ts';
+import { Announcer, type Announced } from './announce.ts';
 import { cutWriter, preemptWritingJobs } from './actions.ts';
 import { Detector } from './detector.ts';
 import {
@@ -97,19 +105,26 @@ export interface RecoveryStatus {
   readonly nodes: readonly NodeRecoveryRecord[];
 }
 
-interface ClusterRecovery {
+interface ClusterRecovery extends Announced {
   snapshot: ClusterSnapshot | undefined;
   proxies: readonly ProxyStates[];
   evaluating: Promise<void> | undefined;
   pending: boolean;
-  detection: Detection | null;
-  decision: AutoFailoverDecision | null;
   plan: FailoverPlan | null;
   running: { executor: FailoverExecutor; done: Promise<FailoverRecord>; abort: AbortController } | undefined;
   readonly detector: Detector;
   /** The last observation of each node that reached it (the ack state at the moment of failure). */
-  lastGood: Map<string, NodeObservation>;
+  /**
+   * Every node's observation from the latest snapshot in which the primary answered: how commits were
+   * acknowledged when it was last seen (the replicas' semi-sync/sync state right before the failure).
+   */
+  ackBasis: Map<string, NodeObservation | undefined>;
+  /** A starting failover (the preflight runs): no second one meanwhile. */
+  starting: boolean;
 }
+
+/** How long stop() waits for running failovers and evaluations to notice the abort. */
+const STOP_WAIT_MS = 10_000;
 
 function keyOf(n: Pick<NodeSpec, 'host' | 'port'>): string {
   return nodeKey(n);
@@ -120,6 +135,7 @@ export class RecoveryService {
   private readonly o: RecoveryServiceOptions;
   private readonly alarms: RecoveryAlarms;
   private readonly rejoins: RejoinLoop;
+  private readonly announcer: Announcer;
   private readonly clusters = new Map<string, ClusterRecovery>();
   private readonly now: () => number;
   private stopped = false;
@@ -137,6 +153,7 @@ export class RecoveryService {
       logger: options.logger,
       now: this.now,
     });
+    this.announcer = new Announcer(this.alarms, options.events);
     this.rejoins = new RejoinLoop({
       repo: this.repo,
       inventory: options.store.inventory,
@@ -187,7 +204,14 @@ export class RecoveryService {
     this.stopAll.abort();
     const running = [...this.clusters.values()].flatMap((c) => (c.running ? [c.running.done] : []));
     const evaluating = [...this.clusters.values()].flatMap((c) => (c.evaluating ? [c.evaluating] : []));
-    await Promise.allSettled([...running, ...evaluating]);
+    // Every verb is bounded and aborted by stopAll; the bound here only keeps a stuck one from holding the stop.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), STOP_WAIT_MS);
+    });
+    const outcome = await Promise.race([Promise.allSettled([...running, ...evaluating]), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') this.o.logger.warn(`recovery did not stop within ${STOP_WAIT_MS} ms; leaving it`);
   }
 
   private state(cluster: string): ClusterRecovery {
@@ -203,7 +227,9 @@ export class RecoveryService {
         plan: null,
         running: undefined,
         detector: new Detector(),
-        lastGood: new Map(),
+        ackBasis: new Map(),
+        starting: false,
+        refusal: undefined,
       };
       this.clusters.set(cluster, s);
     }
@@ -225,8 +251,12 @@ export class RecoveryService {
     const s = this.state(snapshot.cluster);
     s.snapshot = snapshot;
     s.proxies = proxies;
-    for (const n of snapshot.nodes) {
-      if (n.observation?.reachable === true) s.lastGood.set(keyOf(n), n.observation);
+    const primary = this.primaryOf(snapshot.cluster);
+    if (
+      primary !== undefined &&
+      snapshot.nodes.some((n) => keyOf(n) === primary && n.observation?.reachable === true)
+    ) {
+      s.ackBasis = new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation]));
     }
     if (s.evaluating) {
       s.pending = true;
@@ -285,7 +315,7 @@ export class RecoveryService {
       spec,
       recovery,
       snapshot,
-      observations: lastObservations(spec, snapshot, s.lastGood),
+      observations: new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation])),
       excluded: excludedNodes(this.repo.nodeStates(cluster), snapshot, this.now()),
       primary,
       maxApplyBacklogSeconds: Math.ceil(this.o.config.timeouts.catchUpMs / 1000),
@@ -303,7 +333,7 @@ export class RecoveryService {
       now: this.now,
     });
     const primarySnap = snapshot.nodes.find((n) => keyOf(n) === primary);
-    this.settle(spec, s, detection);
+    this.announcer.settle(spec, s, detection);
     if (detection.action !== 'failed' && detection.action !== 'unreachable-from-controller') return;
     const maintenance =
       inMaintenance(snapshot.maintenance, snapshot.time) ||
@@ -318,11 +348,11 @@ export class RecoveryService {
       enabled: this.o.config.enabled && this.repo.enabled(cluster),
       maintenance,
       cooldown,
-      running: s.running !== undefined,
+      running: s.running !== undefined || s.starting,
     });
-    this.announce(spec, s, decision, detection);
+    this.announcer.decided(spec, s, decision, detection);
     if (decision.action === 'failover') {
-      this.startFailover(spec, s, {
+      await this.startFailover(spec, s, {
         kind: 'failover',
         trigger: 'automatic',
         oldPrimary: primary,
@@ -334,63 +364,9 @@ export class RecoveryService {
     }
   }
 
-  /** Events and alarms for a change of the detection's answer (healthy <-> watch <-> failed …). */
-  private settle(spec: ClusterSpec, s: ClusterRecovery, detection: Detection): void {
-    const before = s.detection;
-    s.detection = detection;
-    if (before?.action === detection.action) return;
-    if (detection.action === 'watch' && before?.action === 'healthy') {
-      this.o.events.emit({
-        cluster: spec.name,
-        type: 'failover.watch',
-        severity: 'info',
-        message: `watching the primary of ${spec.name}: ${detection.reason}`,
-        data: { detection },
-      });
-    }
-    if (detection.action === 'healthy' || detection.action === 'watch') {
-      this.alarms.clear(spec.name, 'unreachable-from-controller', undefined, detection.reason);
-      if (detection.action === 'healthy') {
-        this.alarms.clear(spec.name, 'failover-refused', undefined, 'the primary answers again');
-        s.decision = null;
-      }
-    }
-  }
-
-  /** An event (and alarm) each time the decision changes: acting, or not acting and why. */
-  private announce(
-    spec: ClusterSpec,
-    s: ClusterRecovery,
-    decision: AutoFailoverDecision,
-    detection: Detection,
-  ): void {
-    const before = s.decision;
-    s.decision = decision;
-    if (before?.action === decision.action && before.reason === decision.reason) return;
-    if (decision.action === 'alarm') {
-      this.alarms.raise(spec.name, 'unreachable-from-controller', 'critical', decision.reason);
-      this.o.events.emit({
-        cluster: spec.name,
-        type: 'failover.refused',
-        severity: 'warning',
-        message: decision.reason,
-        data: { reason: decision.reason, detection },
-      });
-    } else if (decision.action === 'refuse') {
-      this.alarms.raise(spec.name, 'failover-refused', 'critical', decision.reason);
-      this.o.events.emit({
-        cluster: spec.name,
-        type: 'failover.refused',
-        severity: 'critical',
-        message: decision.reason,
-        data: { reason: decision.reason, detection },
-      });
-    }
-  }
-
   // ---- running failovers
 
-  private startFailover(
+  private async startFailover(
     spec: ClusterSpec,
     s: ClusterRecovery,
     f: {
@@ -403,7 +379,36 @@ export class RecoveryService {
       detection?: Detection;
       target?: string;
     },
-  ): FailoverRecord {
+  ): Promise<FailoverRecord | undefined> {
+    s.starting = true;
+    let chosen: Chosen;
+    try {
+      chosen = await chooseCandidate(
+        {
+          recovery: this.recoveryOf(spec) as ReplicationRecovery,
+          spec,
+          hosts: this.o.hosts(spec),
+          signal: this.stopAll.signal,
+          timeouts: this.o.config.timeouts,
+          observations: s.ackBasis,
+          excluded: excludedNodes(this.repo.nodeStates(spec.name), s.snapshot, this.now()),
+        },
+        {
+          kind: f.kind,
+          oldPrimary: f.oldPrimary,
+          forced: f.forced,
+          ...(f.target ? { target: f.target } : {}),
+        },
+      );
+    } catch (err) {
+      s.starting = false;
+      if (!(err instanceof Abort)) throw err;
+      if (f.trigger === 'manual')
+        throw new NinesError('NINES_E_FAILOVER_REFUSED', err.message, { context: { cluster: spec.name } });
+      this.announcer.refused(spec, s, err.message);
+      return undefined;
+    }
+    s.refusal = undefined;
     const record = this.repo.createFailover({
       cluster: spec.name,
       kind: f.kind,
@@ -415,9 +420,11 @@ export class RecoveryService {
       data: {
         ...(f.detection ? { detection: { reason: f.detection.reason, agreeing: f.detection.agreeing } } : {}),
         ...(f.target ? { target: f.target } : {}),
+        ...FailoverExecutor.chosenData(chosen),
       },
       now: this.now(),
     });
+    this.repo.update(record.id, this.now(), { candidate: chosen.candidate });
     this.o.events.emit({
       cluster: spec.name,
       type: 'failover.detected',
@@ -435,8 +442,10 @@ export class RecoveryService {
       },
     });
     preemptWritingJobs(this.o, spec.name, record.id);
-    this.launch(spec.name, record, s);
-    return record;
+    const started = this.repo.getFailover(record.id) as FailoverRecord;
+    this.launch(spec.name, started, s);
+    s.starting = false;
+    return started;
   }
 
   private launch(cluster: string, record: FailoverRecord, state?: ClusterRecovery): void {
@@ -457,7 +466,7 @@ export class RecoveryService {
       spec,
       hosts,
       timeouts: this.o.config.timeouts,
-      observations: s.snapshot ? lastObservations(spec, s.snapshot, s.lastGood) : new Map(),
+      observations: s.ackBasis,
       excluded: excludedNodes(this.repo.nodeStates(spec.name), s.snapshot, this.now()),
       updateEndpoint: (ctx, topology) => updateEndpoint(ctx, topology),
       cutWriter: (server, sig) => cutWriter(spec, hosts, server, sig, this.o.config.portCheckMs),
@@ -537,35 +546,45 @@ export class RecoveryService {
     return this.status(cluster);
   }
 
-  /** A failover or switchover the operator asked for. Resolves when it has started (not finished). */
-  request(
-    cluster: string,
-    kind: FailoverKind,
-    options: { to?: string; force?: boolean; by?: string | null },
-  ): FailoverRecord {
-    const spec = this.o.fullSpec(cluster);
-    if (!this.recoveryOf(spec))
+  /** The primary a requested failover/switchover starts from; throws why it cannot start now. */
+  private requestable(spec: ClusterSpec, s: ClusterRecovery, kind: FailoverKind): string {
+    const cluster = spec.name;
+    if (!this.recoveryOf(spec)) {
       throw new NinesError('NINES_E_FAILOVER_UNSUPPORTED', spec.type, { context: { cluster } });
-    const s = this.state(cluster);
-    if (s.running) {
-      throw new NinesError('NINES_E_FAILOVER_RUNNING', `${s.running.executor.id}`, { context: { cluster } });
+    }
+    if (s.running || s.starting) {
+      throw new NinesError('NINES_E_FAILOVER_RUNNING', `${s.running?.executor.id ?? 'starting'}`, {
+        context: { cluster },
+      });
     }
     const primary = this.primaryOf(cluster);
     if (primary === undefined) {
       throw new NinesError('NINES_E_NO_PRIMARY', `cluster ${cluster}`, { context: { cluster } });
     }
-    const target = options.to === undefined ? undefined : resolveTarget(spec, options.to, primary);
-    if (kind === 'switchover') {
-      const snap = s.snapshot?.nodes.find((n) => keyOf(n) === primary);
-      if (snap && snap.consecutiveFailures > 0) {
-        throw new NinesError(
-          'NINES_E_SWITCHOVER_UNSAFE',
-          `the primary ${primary} does not answer the monitor`,
-          { context: { cluster } },
-        );
-      }
+    const snap = s.snapshot?.nodes.find((n) => keyOf(n) === primary);
+    if (kind === 'switchover' && snap && snap.consecutiveFailures > 0) {
+      throw new NinesError(
+        'NINES_E_SWITCHOVER_UNSAFE',
+        `the primary ${primary} does not answer the monitor`,
+        {
+          context: { cluster },
+        },
+      );
     }
-    return this.startFailover(spec, s, {
+    return primary;
+  }
+
+  /** A failover or switchover the operator asked for. Resolves when it has started (not finished). */
+  async request(
+    cluster: string,
+    kind: FailoverKind,
+    options: { to?: string; force?: boolean; by?: string | null },
+  ): Promise<FailoverRecord> {
+    const spec = this.o.fullSpec(cluster);
+    const s = this.state(cluster);
+    const primary = this.requestable(spec, s, kind);
+    const target = options.to === undefined ? undefined : resolveTarget(spec, options.to, primary);
+    const record = await this.startFailover(spec, s, {
       kind,
       trigger: 'manual',
       oldPrimary: primary,
@@ -577,6 +596,8 @@ export class RecoveryService {
       requestedBy: options.by ?? null,
       ...(target ? { target } : {}),
     });
+    if (!record) throw new NinesError('NINES_E_FAILOVER_REFUSED', `cluster ${cluster}`);
+    return record;
   }
 
   /** Waits for the running failover of a cluster (tests, CLI follow). */
