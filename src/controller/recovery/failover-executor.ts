@@ -468,10 +468,14 @@ export async function chooseCandidate(
   };
   const old = d.spec.nodes.find((n) => key(n) === f.oldPrimary);
   const replicas = d.spec.nodes.filter((n) => key(n) !== f.oldPrimary);
-  const positions = await Promise.all(
-    replicas.map((n) => d.recovery.readPosition(ctx, n, d.timeouts.positionMs)),
-  );
+  // A switchover's reference for errant transactions is the live primary; a failover's, the dead primary's last
+  // observed position.
+  const [positions, live] = await Promise.all([
+    Promise.all(replicas.map((n) => d.recovery.readPosition(ctx, n, d.timeouts.positionMs))),
+    f.kind === 'switchover' && old ? d.recovery.readPosition(ctx, old, d.timeouts.positionMs) : undefined,
+  ]);
   const ack = f.kind === 'switchover' ? undefined : d.recovery.ackState(d.spec, f.oldPrimary, d.observations);
+  const reference = live ? live.receivedText : (ack?.primaryPositionText ?? null);
   const inputs: CandidateInput[] = positions.map((p) => {
     const spec = d.spec.nodes.find((n) => key(n) === p.node) as NodeSpec;
     const excluded = d.excluded.get(p.node);
@@ -484,7 +488,7 @@ export async function chooseCandidate(
       datacenter: spec.datacenter,
       priority: spec.priority,
       applyError: p.applyError,
-      errantTransactions: d.recovery.errantTransactions(p, ack?.primaryPositionText ?? null),
+      errantTransactions: d.recovery.errantTransactions(p, reference),
       ...(excluded === 'maintenance' ? { inMaintenance: true } : excluded ? { fenced: true } : {}),
     };
   });

@@ -120,8 +120,10 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
         await poll('writes acknowledged after the action', 30_000, () =>
           Promise.resolve(load.acked.length >= before + 20 ? true : undefined),
         );
-      } finally {
         await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
+      } catch (err) {
+        await Promise.allSettled([load.stop(), sampler.stop()]);
+        throw err;
       }
       return { load: await load.stop(), samples: await sampler.stop() };
     };

@@ -335,6 +335,7 @@ test('switchover: demote (not fence), wait for the final position, promote, repo
   assert.deepEqual(t.s.calls, [
     `readPosition ${H2}`,
     `readPosition ${H3}`,
+    `readPosition ${H1}`,
     `cut ${H1}`,
     `demote ${H1}`,
     `waitPosition ${H2} 0-1-120`,
