@@ -476,22 +476,7 @@ export async function chooseCandidate(
   ]);
   const ack = f.kind === 'switchover' ? undefined : d.recovery.ackState(d.spec, f.oldPrimary, d.observations);
   const reference = live ? live.receivedText : (ack?.primaryPositionText ?? null);
-  const inputs: CandidateInput[] = positions.map((p) => {
-    const spec = d.spec.nodes.find((n) => key(n) === p.node) as NodeSpec;
-    const excluded = d.excluded.get(p.node);
-    return {
-      node: p.node,
-      reachable: p.reachable,
-      received: p.received,
-      applied: p.applied,
-      applyBacklogSeconds: p.applyBacklogSeconds,
-      datacenter: spec.datacenter,
-      priority: spec.priority,
-      applyError: p.applyError,
-      errantTransactions: d.recovery.errantTransactions(p, reference),
-      ...(excluded === 'maintenance' ? { inMaintenance: true } : excluded ? { fenced: true } : {}),
-    };
-  });
+  const inputs = candidateInputs(d, positions, reference);
   const ranking = rankCandidates(f.target ? inputs.filter((c) => c.node === f.target) : inputs, {
     primaryDatacenter: old?.datacenter ?? 'default',
     maxApplyBacklogSeconds: Math.ceil(d.timeouts.catchUpMs / 1000),
@@ -508,27 +493,7 @@ export async function chooseCandidate(
       `not failing over: no replica can be promoted${f.target ? ` (requested ${f.target})` : ''}: ${excludedText || 'no replicas'}`,
     );
   }
-  const rpo: RpoDecision = ack
-    ? proveRpo({
-        mode: ack.mode,
-        candidate: best.node,
-        replicas: positions.map((p) => ({
-          node: p.node,
-          reachable: p.reachable,
-          received: p.received,
-          inAckSet: ack.ackSet.has(p.node),
-        })),
-        primaryLastPosition: ack.primaryPosition,
-        unit: ack.unit,
-        force: f.forced,
-        acceptAsyncLoss: d.spec.options.acceptAsyncLoss === true,
-      })
-    : {
-        action: 'promote',
-        reason: 'switchover: the candidate receives everything before promotion',
-        proven: true,
-        observedGap: 0n,
-      };
+  const rpo = rpoFor(d.spec, best.node, positions, ack, f.forced);
   if (rpo.action === 'refuse') throw new Abort('NINES_E_FAILOVER_REFUSED', rpo.reason);
   const label = positions.find((p) => p.node === best.node)?.label ?? '';
   return {
@@ -537,4 +502,63 @@ export async function chooseCandidate(
     rpo,
     ranking: `${best.node} (${label}, ${best.reason})${excludedText ? `; excluded: ${excludedText}` : ''}`,
   };
+}
+
+function candidateInputs(
+  d: {
+    readonly spec: ClusterSpec;
+    readonly recovery: ReplicationRecovery;
+    readonly excluded: ReadonlyMap<string, string>;
+  },
+  positions: readonly ReplicationPosition[],
+  reference: string | null,
+): CandidateInput[] {
+  return positions.map((p) => {
+    const spec = d.spec.nodes.find((n) => key(n) === p.node) as NodeSpec;
+    const excluded = d.excluded.get(p.node);
+    return {
+      node: p.node,
+      reachable: p.reachable,
+      received: p.received,
+      applied: p.applied,
+      applyBacklogSeconds: p.applyBacklogSeconds,
+      datacenter: spec.datacenter,
+      priority: spec.priority,
+      applyError: p.applyError,
+      errantTransactions: d.recovery.errantTransactions(p, reference),
+      ...(excluded === 'maintenance' ? { inMaintenance: true } : excluded ? { fenced: true } : {}),
+    };
+  });
+}
+
+/** The loss bound of promoting `candidate` (a switchover's is proven by its wait for the final position). */
+function rpoFor(
+  spec: ClusterSpec,
+  candidate: string,
+  positions: readonly ReplicationPosition[],
+  ack: AckState | undefined,
+  forced: boolean,
+): RpoDecision {
+  if (!ack) {
+    return {
+      action: 'promote',
+      reason: 'switchover: the candidate receives everything before promotion',
+      proven: true,
+      observedGap: 0n,
+    };
+  }
+  return proveRpo({
+    mode: ack.mode,
+    candidate,
+    replicas: positions.map((p) => ({
+      node: p.node,
+      reachable: p.reachable,
+      received: p.received,
+      inAckSet: ack.ackSet.has(p.node),
+    })),
+    primaryLastPosition: ack.primaryPosition,
+    unit: ack.unit,
+    force: forced,
+    acceptAsyncLoss: spec.options.acceptAsyncLoss === true,
+  });
 }
