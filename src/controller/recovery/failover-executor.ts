@@ -460,12 +460,7 @@ export async function chooseCandidate(
   },
   f: { kind: FailoverKind; oldPrimary: string; forced: boolean; target?: string },
 ): Promise<Chosen> {
-  const ctx: RecoveryContext = {
-    spec: d.spec,
-    hosts: d.hosts,
-    signal: d.signal,
-    log: (l) => d.log?.(l),
-  };
+  const ctx: RecoveryContext = { spec: d.spec, hosts: d.hosts, signal: d.signal, log: (l) => d.log?.(l) };
   const old = d.spec.nodes.find((n) => key(n) === f.oldPrimary);
   const replicas = d.spec.nodes.filter((n) => key(n) !== f.oldPrimary);
   // A switchover's reference for errant transactions is the live primary; a failover's, the dead primary's last
@@ -487,12 +482,7 @@ export async function chooseCandidate(
   );
   const excludedText = ranking.excluded.map((e) => `${e.node} ${e.reason}`).join('; ');
   const best = ranking.candidates[0];
-  if (!best) {
-    throw new Abort(
-      'NINES_E_FAILOVER_REFUSED',
-      `not failing over: no replica can be promoted${f.target ? ` (requested ${f.target})` : ''}: ${excludedText || 'no replicas'}`,
-    );
-  }
+  if (!best) throw noCandidate(f.target, excludedText);
   const rpo = rpoFor(d.spec, best.node, positions, ack, f.forced);
   if (rpo.action === 'refuse') throw new Abort('NINES_E_FAILOVER_REFUSED', rpo.reason);
   const label = positions.find((p) => p.node === best.node)?.label ?? '';
@@ -502,6 +492,14 @@ export async function chooseCandidate(
     rpo,
     ranking: `${best.node} (${label}, ${best.reason})${excludedText ? `; excluded: ${excludedText}` : ''}`,
   };
+}
+
+function noCandidate(target: string | undefined, excluded: string): Abort {
+  const requested = target ? ` (requested ${target})` : '';
+  return new Abort(
+    'NINES_E_FAILOVER_REFUSED',
+    `not failing over: no replica can be promoted${requested}: ${excluded || 'no replicas'}`,
+  );
 }
 
 function candidateInputs(
