@@ -173,12 +173,17 @@ function follows(state: ReplicationState, source: NodeSpec): boolean {
   return r?.sourceHost === source.host && r.sourcePort === source.port;
 }
 
-/** Server-side wait (MASTER_GTID_WAIT) for gtid_slave_pos to reach `target`, at most `ms`. */
-async function gtidWait(c: SqlClient, target: string, ms: number): Promise<void> {
-  const seconds = Math.max(0.01, ms / 1000);
-  await c.query('SELECT MASTER_GTID_WAIT(?, ?) AS r', [target, Number(seconds.toFixed(3))], {
-    timeoutMs: ms + 1000,
-  });
+/**
+ * Server-side wait (MASTER_GTID_WAIT) for gtid_slave_pos to reach `target`: at most 500 ms, and short of the
+ * verb's deadline so the statement always returns (its own bound would drop the connection).
+ */
+async function gtidWait(c: SqlClient, target: string, b: Budget): Promise<void> {
+  const ms = Math.min(500, b.left() - 100);
+  if (ms < 10) {
+    await sleep(Math.max(1, b.left()));
+    return;
+  }
+  await c.query('SELECT MASTER_GTID_WAIT(?, ?) AS r', [target, ms / 1000], { timeoutMs: b.ms() });
 }
 
 /** Kills every client session (FENCE_SESSIONS_SQL); returns their ids. */
@@ -247,11 +252,21 @@ async function fenceOverSql(spec: ClusterSpec, node: NodeSpec, b: Budget): Promi
   });
 }
 
-/** The server stopped through its host (TERM, KILL after half of what is left), verified. */
+/**
+ * The server stopped through its host (TERM, KILL after half of what is left), verified. Each step starts only
+ * within the budget: a fence that already gave up (the host was frozen and answers later) must never stop a
+ * server afterwards, when the controller has moved on.
+ */
 async function stopOverSsh(ctx: RecoveryContext, node: NodeSpec, b: Budget): Promise<string> {
   const key = nodeAddress(node);
   const ex = ctx.hosts.executor(node.host);
-  if (!(await serverRunning(ex))) return 'its server is not running (verified over SSH)';
+  const inTime = (what: string): void => {
+    if (b.left() <= 0) throw failed(key, `no time left to ${what}`);
+  };
+  inTime('ask the host');
+  const running = await serverRunning(ex);
+  if (!running) return 'its server is not running (verified over SSH)';
+  inTime('stop the server');
   const grace = Math.max(100, Math.floor(b.left() / 2));
   await stopServer(ex, grace);
   if (await serverRunning(ex)) throw failed(key, 'its server still runs after the stop');
@@ -394,7 +409,7 @@ async function applyUntil(
         applied: st.gtidSlavePos,
       });
     }
-    await gtidWait(c, formatGtidPosition(wanted), Math.min(500, b.ms()));
+    await gtidWait(c, formatGtidPosition(wanted), b);
   }
 }
 
