@@ -70,7 +70,7 @@ import {
   waitReplicaRunning,
 } from './replication.ts';
 
-const POLL_MS = 50;
+const POLL_MS = 20;
 /** Share of a fence's bound given to the SQL path; the rest is for stopping the server over SSH. */
 const FENCE_SQL_SHARE = 0.5;
 /** Time given to the SSH transport around the port check's own bound. */
