@@ -100,16 +100,21 @@ function failed(node: string, detail: string, context: Record<string, unknown> =
   return new NinesError('NINES_E_RECOVERY_FAILED', `${node}: ${detail}`, { context: { node, ...context } });
 }
 
+/** A deadline passed: the controller's own code for a failover step that did not complete in time. */
+function timedOut(node: string, detail: string, context: Record<string, unknown> = {}): NinesError {
+  return new NinesError('NINES_E_FAILOVER_TIMEOUT', `${node}: ${detail}`, { context: { node, ...context } });
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** `promise`, or a NINES_E_RECOVERY_FAILED rejection after `ms` (the work itself goes on; its outcome is dropped). */
+/** `promise`, or a NINES_E_FAILOVER_TIMEOUT rejection after `ms` (the work itself goes on; its outcome is dropped). */
 async function bounded<T>(promise: Promise<T>, ms: number, node: string, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   promise.catch(() => undefined);
   const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(failed(node, `${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(timedOut(node, `${what}: no answer within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([promise, late]);
@@ -261,7 +266,7 @@ async function stopOverSsh(ctx: RecoveryContext, node: NodeSpec, b: Budget): Pro
   const key = nodeAddress(node);
   const ex = ctx.hosts.executor(node.host);
   const inTime = (what: string): void => {
-    if (b.left() <= 0) throw failed(key, `no time left to ${what}`);
+    if (b.left() <= 0) throw timedOut(key, `no time left to ${what}`);
   };
   inTime('ask the host');
   const running = await serverRunning(ex);
@@ -370,7 +375,7 @@ async function waitRunning(
       return verdict;
     }
     if (b.left() <= 0) {
-      throw failed(
+      throw timedOut(
         key,
         `replication from ${source} did not start within ${b.totalMs} ms (${replicaSummary(r)})`,
       );
@@ -404,7 +409,7 @@ async function applyUntil(
     if (r.lastSqlError !== '' && !r.sqlRunning) throw failed(key, `its applier failed: ${r.lastSqlError}`);
     if (!r.sqlRunning) throw failed(key, `its SQL thread is stopped with ${want} not applied`);
     if (b.left() <= 0) {
-      throw failed(key, `did not apply ${want} within ${b.totalMs} ms (applied ${st.gtidSlavePos})`, {
+      throw timedOut(key, `did not apply ${want} within ${b.totalMs} ms (applied ${st.gtidSlavePos})`, {
         wanted: want,
         applied: st.gtidSlavePos,
       });
@@ -544,7 +549,7 @@ async function demote(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): 
     const { killed } = await fenceSession(c, key, b);
     // A killed session may still be finishing a commit: the final position is read once they are all gone.
     const left = await waitGone(c, killed, b, b.totalMs);
-    if (left > 0) throw failed(key, `${left} killed session(s) still finishing after ${b.totalMs} ms`);
+    if (left > 0) throw timedOut(key, `${left} killed session(s) still finishing after ${b.totalMs} ms`);
     const st = await readState(c, b);
     ctx.log(
       `${key} demoted: read_only=ON, ${killed.length} client connection(s) killed, final GTID ${st.gtidBinlogPos || '(empty)'}`,
