@@ -14,7 +14,8 @@ import {
 } from '../../core/recovery/positions.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import type { AckState, PortVerdict, ReplicationPosition } from '../engine.ts';
-import type { ReplicationState } from '../mysql/observe.ts';
+import type { ReplicaStatus, ReplicationState } from '../mysql/observe.ts';
+import { FATAL_IO_ERRNOS } from './replication.ts';
 
 /** A replica's view of its source, from SHOW SLAVE STATUS (fresh) or the monitor's observation. */
 export interface ReplicaFacts {
@@ -379,3 +380,32 @@ export function portVerdict(exitCode: number): PortVerdict {
  */
 export const FENCE_SESSIONS_SQL =
   "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')";
+
+/** Making a node replicate: done (how), or refused (why). */
+export type Attach =
+  { readonly ok: true; readonly how: string } | { readonly ok: false; readonly reason: string };
+
+/** A replica after START SLAVE: running, refused for good (1236: the source lacks its position; an applier error), or not yet (null). */
+export function startVerdict(
+  r: ReplicaStatus | undefined,
+  key: string,
+  source: string,
+  start: string,
+): Attach | null {
+  const from = `GTID ${start || '(empty)'}`;
+  if (r && FATAL_IO_ERRNOS.has(r.lastIoErrno)) {
+    return { ok: false, reason: `${source} cannot serve ${key} from ${from}: ${r.lastIoError}` };
+  }
+  if (r && !r.sqlRunning && r.lastSqlErrno !== 0) {
+    return { ok: false, reason: `${key} cannot apply what ${source} sends: ${r.lastSqlError}` };
+  }
+  if (r?.ioRunning === 'Yes' && r.sqlRunning)
+    return { ok: true, how: `replicating from ${source} from ${from}` };
+  return null;
+}
+
+export function replicaSummary(r: ReplicaStatus | undefined): string {
+  if (!r) return 'no replication';
+  const errors = [r.lastIoError, r.lastSqlError].filter((e) => e !== '').join('; ');
+  return `io ${r.ioRunning}, sql ${r.sqlRunning ? 'Yes' : 'No'}${errors ? `: ${errors}` : ''}`;
+}

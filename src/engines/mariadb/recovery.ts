@@ -34,12 +34,7 @@ import { nodeAddress } from '../engine.ts';
 import { sameNode, sqlString } from '../mysql/config.ts';
 import { serverRunning, startServer, stopServer } from '../mysql/host.ts';
 import { adminEndpoint } from '../mysql/marker.ts';
-import {
-  parseReplicationState,
-  REPLICATION_STATE_SQL,
-  type ReplicaStatus,
-  type ReplicationState,
-} from '../mysql/observe.ts';
+import { parseReplicationState, REPLICATION_STATE_SQL, type ReplicationState } from '../mysql/observe.ts';
 import { rootSql } from '../mysql/root-sql.ts';
 import { connectSql, sqlErrno, stringOf, type SqlClient } from '../mysql/sql.ts';
 import { specSecrets } from '../mysql/users.ts';
@@ -58,11 +53,13 @@ import {
   portVerdict,
   positionFromFacts,
   rejoinSlavePos,
+  replicaSummary,
+  startVerdict,
   unknownPosition,
+  type Attach,
   type MariadbPosition,
 } from './recovery-plan.ts';
 import {
-  FATAL_IO_ERRNOS,
   binlogPosition,
   changeMasterSql,
   replicateFrom,
@@ -278,8 +275,6 @@ async function stopOverSsh(ctx: RecoveryContext, node: NodeSpec, b: Budget): Pro
   return `server stopped over SSH (TERM, KILL after ${grace} ms)`;
 }
 
-type Attach = { readonly ok: true; readonly how: string } | { readonly ok: false; readonly reason: string };
-
 /**
  * Makes the node (read-only first) replicate from `primary`: refused when its history holds a GTID the primary
  * lacks; a former primary starts from everything its binlog holds (gtid_slave_pos = binlog ∪ slave position), a
@@ -332,31 +327,6 @@ async function attach(
   }
   await c.execute('START SLAVE', [], { timeoutMs: b.ms() });
   return waitRunning(c, key, source, start, b);
-}
-
-/** A started replica's state: running, refused for good, or not yet (null). */
-function startVerdict(
-  r: ReplicaStatus | undefined,
-  key: string,
-  source: string,
-  start: string,
-): Attach | null {
-  const from = `GTID ${start || '(empty)'}`;
-  if (r && FATAL_IO_ERRNOS.has(r.lastIoErrno)) {
-    return { ok: false, reason: `${source} cannot serve ${key} from ${from}: ${r.lastIoError}` };
-  }
-  if (r && !r.sqlRunning && r.lastSqlErrno !== 0) {
-    return { ok: false, reason: `${key} cannot apply what ${source} sends: ${r.lastSqlError}` };
-  }
-  if (r?.ioRunning === 'Yes' && r.sqlRunning)
-    return { ok: true, how: `replicating from ${source} from ${from}` };
-  return null;
-}
-
-function replicaSummary(r: ReplicaStatus | undefined): string {
-  if (!r) return 'no replication';
-  const errors = [r.lastIoError, r.lastSqlError].filter((e) => e !== '').join('; ');
-  return `io ${r.ioRunning}, sql ${r.sqlRunning ? 'Yes' : 'No'}${errors ? `: ${errors}` : ''}`;
 }
 
 async function waitRunning(

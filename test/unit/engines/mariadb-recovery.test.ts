@@ -1,6 +1,6 @@
 // The pure half of the MariaDB failover verbs (src/engines/mariadb/recovery-plan.ts) as tables: positions from
 // fresh readings and from observations, how commits were acknowledged, errant GTIDs, containment of a former
-// primary's history, the port check's command and verdicts; and the semi-sync part of the probe.
+// primary's history, the port check's command and verdicts, a replica's state after START SLAVE.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeObservation } from '../../../src/core/monitor/observation.ts';
@@ -20,12 +20,13 @@ import {
   portVerdict,
   positionFromFacts,
   rejoinSlavePos,
+  replicaSummary,
+  startVerdict,
   type ServerFacts,
 } from '../../../src/engines/mariadb/recovery-plan.ts';
 import { changeMasterScript, changeMasterSql } from '../../../src/engines/mariadb/replication.ts';
 import { sqlString } from '../../../src/engines/mysql/config.ts';
-import { parseReplicationState } from '../../../src/engines/mysql/observe.ts';
-import { mariadbObservation, probeValues, semiSyncObservation } from '../../../src/engines/mysql/probe.ts';
+import { parseReplicationState, type ReplicaStatus } from '../../../src/engines/mysql/observe.ts';
 
 const P = '10.0.0.1:3306';
 const R2 = '10.0.0.2:3306';
@@ -520,66 +521,53 @@ describe('CHANGE MASTER', () => {
   });
 });
 
-describe('probe: semi-sync', () => {
-  const rows = (values: Record<string, string>) =>
-    probeValues(Object.entries(values).map(([n, v]) => ({ n: n.toUpperCase(), v })));
-
-  test('both sides from the status and variables', () => {
-    assert.deepEqual(
-      semiSyncObservation(
-        rows({
-          rpl_semi_sync_master_enabled: 'ON',
-          rpl_semi_sync_master_status: 'ON',
-          rpl_semi_sync_master_clients: '2',
-          rpl_semi_sync_slave_status: 'OFF',
-        }),
-      ),
-      { masterEnabled: true, masterActive: true, clients: 2, slaveActive: false },
-    );
-    assert.deepEqual(
-      semiSyncObservation(
-        rows({
-          rpl_semi_sync_master_enabled: 'OFF',
-          rpl_semi_sync_master_status: 'OFF',
-          rpl_semi_sync_master_clients: '0',
-          rpl_semi_sync_slave_status: 'ON',
-        }),
-      ),
-      { masterEnabled: false, masterActive: false, clients: 0, slaveActive: true },
-    );
+describe('a replica after START SLAVE', () => {
+  const status = (over: Partial<ReplicaStatus>): ReplicaStatus => ({
+    sourceHost: '10.0.0.1',
+    sourcePort: 3306,
+    ioRunning: 'Yes',
+    sqlRunning: true,
+    secondsBehind: 0,
+    lastIoErrno: 0,
+    lastIoError: '',
+    lastSqlErrno: 0,
+    lastSqlError: '',
+    usingGtid: 'Slave_Pos',
+    gtidIoPos: '',
+    ...over,
   });
-
-  test('absent when the server has no semi-sync variables', () => {
-    assert.equal(semiSyncObservation(rows({ server_id: '1' })), undefined);
-    const { reading } = mariadbObservation(
-      { values: rows({ server_id: '1', uptime: '5' }), slave: [], time: 1 },
-      undefined,
-      { galera: false, ownStatements: 2 },
-    );
-    assert.equal(reading.mariadb?.semiSync, undefined);
-    assert.ok(reading.mariadb && !('semiSync' in reading.mariadb));
-  });
-
-  test('present in the observation of a server that has them', () => {
-    const { reading } = mariadbObservation(
-      {
-        values: rows({
-          server_id: '1',
-          uptime: '5',
-          rpl_semi_sync_master_enabled: 'ON',
-          rpl_semi_sync_slave_status: 'ON',
-        }),
-        slave: [],
-        time: 1,
-      },
-      undefined,
-      { galera: false, ownStatements: 2 },
-    );
-    assert.deepEqual(reading.mariadb?.semiSync, {
-      masterEnabled: true,
-      masterActive: false,
-      clients: 0,
-      slaveActive: true,
+  const table: [name: string, r: ReplicaStatus | undefined, want: string | null][] = [
+    ['both threads run: replicating', status({}), 'ok: replicating from 10.0.0.1:3306 from GTID 0-2-9'],
+    ['the IO thread is still connecting: not yet', status({ ioRunning: 'Connecting' }), null],
+    ['no replication row yet: not yet', undefined, null],
+    [
+      '1236: the primary lacks the position, refused for good',
+      status({ ioRunning: 'No', lastIoErrno: 1236, lastIoError: 'not in the master binlog' }),
+      'refused: 10.0.0.1:3306 cannot serve 10.0.0.2:3306 from GTID 0-2-9: not in the master binlog',
+    ],
+    [
+      'an applier error (strict mode): refused',
+      status({ sqlRunning: false, lastSqlErrno: 1950, lastSqlError: 'out-of-order sequence number' }),
+      'refused: 10.0.0.2:3306 cannot apply what 10.0.0.1:3306 sends: out-of-order sequence number',
+    ],
+    [
+      'a retryable IO error (2003) is not final',
+      status({ ioRunning: 'Connecting', lastIoErrno: 2003 }),
+      null,
+    ],
+  ];
+  for (const [name, r, want] of table) {
+    test(name, () => {
+      const v = startVerdict(r, R2, P, '0-2-9');
+      assert.equal(v === null ? null : v.ok ? `ok: ${v.how}` : `refused: ${v.reason}`, want);
     });
+  }
+
+  test('the summary names both threads and their errors', () => {
+    assert.equal(replicaSummary(undefined), 'no replication');
+    assert.equal(
+      replicaSummary(status({ ioRunning: 'Connecting', lastIoError: "can't connect" })),
+      "io Connecting, sql Yes: can't connect",
+    );
   });
 });
