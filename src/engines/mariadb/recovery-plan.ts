@@ -216,7 +216,14 @@ export function observedPosition(node: string, o: NodeObservation | undefined): 
  * = synchronous; enabled but fallen back to asynchronous (no ACK within rpl_semi_sync_master_timeout) = degraded;
  * otherwise asynchronous. With no semi-sync reading of the primary (never observed, or the observation given is
  * a failed one: pass the last good one), a cluster configured for semi-sync is 'degraded' (nothing is proven).
- * The ack set: replicas that acknowledged (Rpl_semi_sync_slave_status) with their IO thread connected to it.
+ *
+ * The ack set is read from the replicas' latest observations, which after the primary died no longer show it
+ * acknowledging (its IO thread reconnects, Rpl_semi_sync_slave_status is OFF). So it holds every replica that
+ * may have acknowledged: one acknowledging now (semi-sync slave active, IO thread connected to the primary), and
+ * one configured to replicate from the primary whose IO thread is not connected or that cannot be reached now
+ * (given by its last good observation; a node never observed is left out). A superset of the real ack set
+ * only makes the RPO proof stricter (every member must be read, the candidate must hold what each received);
+ * left out is only a replica connected to the primary right now without semi-sync (an asynchronous one).
  */
 export function ackState(
   spec: ClusterSpec,
@@ -247,15 +254,13 @@ function ackMode(spec: ClusterSpec, semi: SemiSyncObservation | undefined): AckM
   return semi.masterEnabled ? 'degraded' : 'asynchronous';
 }
 
-/** The replica acknowledged commits of `primary`: semi-sync slave active, IO thread connected to it. */
+/** The replica may have acknowledged commits of `primary` (see ackState). */
 function acknowledges(o: NodeObservation | undefined, primary: string): boolean {
   const r = o?.replication?.kind === 'mariadb' ? o.replication : undefined;
-  return (
-    o?.reachable === true &&
-    o.mariadb?.semiSync?.slaveActive === true &&
-    r?.ioRunning === true &&
-    r.source === primary
-  );
+  if (o === undefined || r?.source !== primary) return false;
+  // Not connected, or not reachable now (this is its last good reading): it may have acknowledged.
+  if (!r.ioRunning || !o.reachable) return true;
+  return o.mariadb?.semiSync?.slaveActive === true;
 }
 
 /**

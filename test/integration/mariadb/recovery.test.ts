@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createTestLab, labFault, type TestLab } from '../../../src/lab/index.ts';
 import { validateSpec, type ClusterSpec, type NodeSpec } from '../../../src/core/spec.ts';
 import { isNinesError } from '../../../src/core/errors.ts';
+import { proveRpo } from '../../../src/core/recovery/rpo.ts';
 import type { NodeObservation } from '../../../src/core/monitor/observation.ts';
 import type { RecoveryContext, ReplicationRecovery } from '../../../src/engines/engine.ts';
 import { mariadbReplicationEngine } from '../../../src/engines/mariadb/index.ts';
@@ -99,6 +100,15 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
       if (!ro) out.push(key(node));
     }
     return out;
+  };
+  /** One observation of the node by the monitor's probe. */
+  const observe = async (node: NodeSpec): Promise<NodeObservation> => {
+    const probe = mariadbReplicationEngine.openProbe(spec, node, { credentials: spec.credentials });
+    try {
+      return await probe.observe();
+    } finally {
+      await probe.close();
+    }
   };
   const appWriteRefused = async (node: NodeSpec, id: number): Promise<void> => {
     const err = await withSql(appAt(node), (c) =>
@@ -195,14 +205,7 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
     { timeout: ms(30_000) },
     async () => {
       const observations = new Map<string, NodeObservation>();
-      for (const node of spec.nodes) {
-        const probe = mariadbReplicationEngine.openProbe(spec, node, { credentials: spec.credentials });
-        try {
-          observations.set(key(node), await probe.observe());
-        } finally {
-          await probe.close();
-        }
-      }
+      for (const node of spec.nodes) observations.set(key(node), await observe(node));
       const p = observations.get(key(n(0)));
       assert.deepEqual(p?.mariadb?.semiSync, {
         masterEnabled: true,
@@ -383,6 +386,8 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
     async () => {
       // h2 is the primary. Its replicas stop receiving (IO threads stopped), a commit waits for an ACK (it is
       // written and synced to the binlog first: AFTER_SYNC), and h2 crashes.
+      const primaryLastSeen = await observe(n(1));
+      assert.equal(primaryLastSeen.mariadb?.semiSync?.clients, 2);
       await q(n(1), 'SET GLOBAL rpl_semi_sync_master_timeout = 600000');
       for (const x of [n(0), n(2)]) await q(x, 'STOP SLAVE IO_THREAD');
       await poll('no semi-sync replica on h2', ms(10_000), async () => {
@@ -404,14 +409,39 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
       await writer.close().catch(() => undefined);
       console.log(`h2 crashed with ${inBinlog} in its binlog (was ${before}), not acknowledged`);
 
-      // Fail over to h3.
+      // Fail over to h3. The replicas' latest observations (IO threads not connected) and h2's last good one:
+      // both replicas may have acknowledged, and h3 provably holds whatever either received.
       assert.equal((await rec.fence(ctx(), n(1), BOUND)).fenced, false);
+      const ack = rec.ackState(
+        spec,
+        key(n(1)),
+        new Map([
+          [key(n(1)), primaryLastSeen],
+          [key(n(0)), await observe(n(0))],
+          [key(n(2)), await observe(n(2))],
+        ]),
+      );
+      assert.equal(ack.mode, 'synchronous');
+      assert.deepEqual([...ack.ackSet].sort(), [key(n(0)), key(n(2))].sort());
       const positions = await Promise.all([n(0), n(2)].map((x) => rec.readPosition(ctx(), x, BOUND)));
       assert.deepEqual(
         positions.map((p) => p.receivedText),
         [before, before],
         'no replica received the unacknowledged commit',
       );
+      const rpo = proveRpo({
+        mode: ack.mode,
+        candidate: key(n(2)),
+        replicas: positions.map((p) => ({
+          node: p.node,
+          reachable: p.reachable,
+          received: p.received,
+          inAckSet: ack.ackSet.has(p.node),
+        })),
+        primaryLastPosition: ack.primaryPosition,
+        unit: ack.unit,
+      });
+      assert.deepEqual([rpo.action, rpo.proven], ['promote', true], rpo.reason);
       await rec.waitApplied(ctx(), n(2), BOUND);
       await rec.promote(ctx(), n(2), [n(0)], BOUND);
       await rec.repoint(ctx(), n(0), n(2), BOUND);
