@@ -353,6 +353,12 @@ export const ERRORS = {
     status: 409,
   },
 
+  NINES_E_RECOVERY_FAILED: {
+    message: 'A failover or switchover step did not reach its verified effect',
+    hint: 'The message names the node, the step and what it saw last. Fix that node (server log, replication status) and run the step again: steps are idempotent. A node holding writes the primary lacks is rebuilt from the primary.',
+    status: 502,
+  },
+
   NINES_E_CLUSTER_NOT_READY: {
     message: 'The cluster is not in a state that allows this operation',
     hint: 'Nodes can be added or removed only on a healthy (or degraded) cluster; a failed deploy is finished by running "nines cluster create -f SPEC" again with the same spec. "nines cluster list" shows the state.',

@@ -223,8 +223,10 @@ export async function cloneFromPrimary(
 
 /**
  * After a clone (the running server's datadir holds the copy's binlog info file): replication starts from the
- * copy's position. Only while replication was never configured and the position is still empty, so a retry
- * after a later step does not move it. Returns the position set, if any.
+ * copy's position. Only while replication was never configured on the node, so a retry after a later step does
+ * not move it. The copy's own gtid_slave_pos (the mysql.gtid_slave_pos table of the source, which is not empty
+ * when the source was a replica once, e.g. before a failover) is replaced: it is the source's old replication
+ * position, not the copy's. Returns the position set, if any.
  */
 export async function applyClonePosition(
   executor: Executor,
@@ -232,9 +234,10 @@ export async function applyClonePosition(
 ): Promise<string | undefined> {
   const gtid = await readBinlogInfo(executor);
   if (!gtid) return undefined;
-  const [state] = await rootSql(executor, 'SELECT @@global.gtid_slave_pos AS pos;\n', { signal });
   const slave = await rootSql(executor, 'SHOW SLAVE STATUS;\n', { signal });
-  if ((state?.pos ?? '') !== '' || slave.length > 0) return undefined;
+  if (slave.length > 0) return undefined;
+  const [state] = await rootSql(executor, 'SELECT @@global.gtid_slave_pos AS pos;\n', { signal });
+  if ((state?.pos ?? '') === gtid) return gtid;
   await rootSql(executor, `SET GLOBAL gtid_slave_pos = ${sqlString(gtid)};\n`, { signal });
   return gtid;
 }

@@ -6,6 +6,7 @@ import { discoverReplication } from './discover.ts';
 import { addReplicationNode, removeReplicationNode } from './nodes.ts';
 import { openReplicationProbe } from './probe.ts';
 import { openReplicationQueryInsight } from './queries.ts';
+import { mariadbRecovery } from './recovery.ts';
 
 export const mariadbReplicationEngine: Engine = {
   type: 'mariadb-replication',
@@ -17,7 +18,10 @@ export const mariadbReplicationEngine: Engine = {
   removeNode: removeReplicationNode,
   openProbe: openReplicationProbe,
   openQueryInsight: openReplicationQueryInsight,
+  recovery: mariadbRecovery,
 };
+
+export { mariadbRecovery } from './recovery.ts';
 
 export { classifyReplication, observeReplication, primaryOf } from './discover.ts';
 export type { NodeObservation } from './discover.ts';

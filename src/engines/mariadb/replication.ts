@@ -18,17 +18,28 @@ export const HEARTBEAT_PERIOD_S = 1;
  * IO thread errors that retrying does not fix: 1236 = the primary no longer has the binlogs the replica needs
  * (purged, or a diverged GTID history under gtid_strict_mode).
  */
-const FATAL_IO_ERRNOS = new Set([1236]);
+export const FATAL_IO_ERRNOS: ReadonlySet<number> = new Set([1236]);
+
+/**
+ * CHANGE MASTER TO `source` with every option nines sets (GTID slave_pos, fast reconnects, heartbeat). Each string
+ * value goes through `value`: sqlString inlines it (a script for the client's stdin), a placeholder collector
+ * sends it as a statement parameter (a direct connection). The password is one of those values: the statement
+ * must never be logged, and errors about it are redacted.
+ */
+export function changeMasterSql(
+  spec: ClusterSpec,
+  source: NodeSpec,
+  value: (text: string) => string,
+): string {
+  return (
+    `CHANGE MASTER TO MASTER_HOST=${value(source.host)}, MASTER_PORT=${source.port}, ` +
+    `MASTER_USER=${value(USERS.replication)}, MASTER_PASSWORD=${value(spec.credentials.replication)}, ` +
+    `MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=${CONNECT_RETRY_S}, MASTER_HEARTBEAT_PERIOD=${HEARTBEAT_PERIOD_S}`
+  );
+}
 
 export function changeMasterScript(spec: ClusterSpec, source: NodeSpec): string {
-  return [
-    'STOP SLAVE;',
-    `CHANGE MASTER TO MASTER_HOST=${sqlString(source.host)}, MASTER_PORT=${source.port}, ` +
-      `MASTER_USER=${sqlString(USERS.replication)}, MASTER_PASSWORD=${sqlString(spec.credentials.replication)}, ` +
-      `MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=${CONNECT_RETRY_S}, MASTER_HEARTBEAT_PERIOD=${HEARTBEAT_PERIOD_S};`,
-    'START SLAVE;',
-    '',
-  ].join('\n');
+  return ['STOP SLAVE;', `${changeMasterSql(spec, source, sqlString)};`, 'START SLAVE;', ''].join('\n');
 }
 
 export async function replicaStatus(

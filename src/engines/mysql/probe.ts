@@ -9,6 +9,7 @@ import type {
   InnodbObservation,
   MariadbReplication,
   MariadbServerObservation,
+  SemiSyncObservation,
 } from '../../core/monitor/observation.ts';
 import { counterRate, round, sharePct, type CounterReading } from '../../core/counter-rate.ts';
 import type { NodeProbe, ProbeOptions } from '../engine.ts';
@@ -38,6 +39,9 @@ const STATUS_NAMES = [
   'WSREP_LOCAL_SEND_QUEUE',
   'WSREP_LAST_COMMITTED',
   'WSREP_LOCAL_CERT_FAILURES',
+  'RPL_SEMI_SYNC_MASTER_STATUS',
+  'RPL_SEMI_SYNC_MASTER_CLIENTS',
+  'RPL_SEMI_SYNC_SLAVE_STATUS',
 ] as const;
 
 const VARIABLE_NAMES = [
@@ -47,6 +51,7 @@ const VARIABLE_NAMES = [
   'GTID_CURRENT_POS',
   'GTID_SLAVE_POS',
   'GTID_BINLOG_POS',
+  'RPL_SEMI_SYNC_MASTER_ENABLED',
 ] as const;
 
 /** Pseudo-variable: age in ms of the oldest statement of a client session (not system/replication threads). */
@@ -188,11 +193,26 @@ function innodbObservation(
   };
 }
 
+/**
+ * Semi-sync state of both sides; undefined when the server has no semi-sync variables (a build without them:
+ * they are built in since MariaDB 10.3, so Galera nodes report them too, all off).
+ */
+export function semiSyncObservation(values: ReadonlyMap<string, string>): SemiSyncObservation | undefined {
+  if (!values.has('rpl_semi_sync_master_enabled')) return undefined;
+  return {
+    masterEnabled: onOff(values.get('rpl_semi_sync_master_enabled')),
+    masterActive: onOff(values.get('rpl_semi_sync_master_status')),
+    clients: num(values, 'rpl_semi_sync_master_clients'),
+    slaveActive: onOff(values.get('rpl_semi_sync_slave_status')),
+  };
+}
+
 function serverObservation(
   values: ReadonlyMap<string, string>,
   counters: MariadbCounters,
   prev: MariadbCounters | undefined,
 ): MariadbServerObservation {
+  const semiSync = semiSyncObservation(values);
   return {
     serverId: num(values, 'server_id'),
     gtidCurrentPos: values.get('gtid_current_pos') ?? '',
@@ -200,6 +220,7 @@ function serverObservation(
     gtidBinlogPos: values.get('gtid_binlog_pos') ?? '',
     uptimeSeconds: counters.uptime,
     innodb: innodbObservation(values, counters, prev),
+    ...(semiSync ? { semiSync } : {}),
   };
 }
 

@@ -1,12 +1,13 @@
 // MariaDB probe mapping (pure): status/variable rows -> observation, SHOW SLAVE STATUS -> replication, wsrep
-// status -> Galera, rates from two readings (own statements subtracted, restarts rebased).
-import { test } from 'node:test';
+// status -> Galera, rates from two readings (own statements subtracted, restarts rebased), semi-sync state.
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   LONGEST_QUERY_KEY,
   MARIADB_PROBE_SQL,
   mariadbObservation,
   probeValues,
+  semiSyncObservation,
   type MariadbSample,
 } from '../../../src/engines/mysql/probe.ts';
 
@@ -228,4 +229,68 @@ test('missing wsrep status reads as Disconnected', () => {
   const { reading } = mariadbObservation(sample(base, 1000), undefined, { galera: true, ownStatements: 1 });
   assert.equal(reading.galera?.clusterStatus, 'Disconnected');
   assert.equal(reading.galera?.ready, false);
+});
+
+describe('probe: semi-sync', () => {
+  const rows = (values: Record<string, string>) =>
+    probeValues(Object.entries(values).map(([n, v]) => ({ n: n.toUpperCase(), v })));
+
+  test('both sides from the status and variables', () => {
+    assert.deepEqual(
+      semiSyncObservation(
+        rows({
+          rpl_semi_sync_master_enabled: 'ON',
+          rpl_semi_sync_master_status: 'ON',
+          rpl_semi_sync_master_clients: '2',
+          rpl_semi_sync_slave_status: 'OFF',
+        }),
+      ),
+      { masterEnabled: true, masterActive: true, clients: 2, slaveActive: false },
+    );
+    assert.deepEqual(
+      semiSyncObservation(
+        rows({
+          rpl_semi_sync_master_enabled: 'OFF',
+          rpl_semi_sync_master_status: 'OFF',
+          rpl_semi_sync_master_clients: '0',
+          rpl_semi_sync_slave_status: 'ON',
+        }),
+      ),
+      { masterEnabled: false, masterActive: false, clients: 0, slaveActive: true },
+    );
+  });
+
+  test('absent when the server has no semi-sync variables', () => {
+    assert.equal(semiSyncObservation(rows({ server_id: '1' })), undefined);
+    const { reading } = mariadbObservation(
+      { values: rows({ server_id: '1', uptime: '5' }), slave: [], time: 1 },
+      undefined,
+      { galera: false, ownStatements: 2 },
+    );
+    assert.equal(reading.mariadb?.semiSync, undefined);
+    assert.ok(reading.mariadb && !('semiSync' in reading.mariadb));
+  });
+
+  test('present in the observation of a server that has them', () => {
+    const { reading } = mariadbObservation(
+      {
+        values: rows({
+          server_id: '1',
+          uptime: '5',
+          rpl_semi_sync_master_enabled: 'ON',
+          rpl_semi_sync_slave_status: 'ON',
+        }),
+        slave: [],
+        time: 1,
+      },
+      undefined,
+      { galera: false, ownStatements: 2 },
+    );
+    assert.deepEqual(reading.mariadb?.semiSync, {
+      masterEnabled: true,
+      masterActive: false,
+      clients: 0,
+      slaveActive: true,
+    });
+  });
 });

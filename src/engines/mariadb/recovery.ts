@@ -1,0 +1,650 @@
+// The failover and switchover verbs of mariadb-replication (ReplicationRecovery in engine.ts; the controller's
+// state machine in src/controller/recovery/ calls them one phase at a time). Speed matters — a failover has about
+// 1.5 s after detection — so every verb talks to the servers over direct SQL connections from the controller as
+// the admin user, opened for the verb and closed after it, with connect and statement bounds taken from the
+// verb's own timeout. SSH is used only where the server must be reached through its host: the port check (run on
+// another node's host), stopping a server that cannot be fenced over SQL, starting a former primary, and the data
+// copy of a rebuild. The pure half (positions, containment, verdicts) is recovery-plan.ts.
+//
+// A crashed semi-sync primary and its unacknowledged commit (MariaDB 10.11, investigated on the lab): with
+// rpl_semi_sync_master_wait_point=AFTER_SYNC a commit is written and synced to the binlog, then waits for a
+// replica's ACK, then commits in InnoDB. A primary that crashes during that wait holds a binlog transaction no
+// replica received, prepared but not committed in InnoDB. Plain crash recovery commits it (the binlog has it), so
+// the old primary comes back with a transaction the new primary lacks: diverged. MDEV-21117 made recovery
+// truncate that binlog tail and roll the transaction back instead, first when rpl_semi_sync_slave_enabled=ON;
+// since MDEV-33465 (10.6.19, 10.11.9, ...) only when the server starts with --init-rpl-role=SLAVE. So rejoin
+// starts a stopped former primary with --init-rpl-role=SLAVE: its unacknowledged tail is truncated (the error log
+// says "Successfully truncated binlog file"), its history is contained in the new primary's, and it rejoins
+// (test/integration/mariadb/recovery.test.ts crashes a primary with a commit waiting for its ACK and checks
+// this). A transaction that was committed in InnoDB without an ACK (semi-sync had fallen back to asynchronous) is
+// not truncated: that node is 'diverged' and is rebuilt. A former primary that was restarted by something else
+// (systemd at boot) without the option keeps the tail and is 'diverged' too.
+import { NinesError, isNinesError } from '../../core/errors.ts';
+import { redactError } from '../../core/redact.ts';
+import { formatGtidPosition, gtidContains, parseGtidPosition } from '../../core/recovery/positions.ts';
+import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
+import type {
+  FenceResult,
+  RecoveryContext,
+  RejoinResult,
+  ReplicationPosition,
+  ReplicationRecovery,
+} from '../engine.ts';
+import { nodeAddress } from '../engine.ts';
+import { sameNode, sqlString } from '../mysql/config.ts';
+import { serverRunning, startServer, stopServer } from '../mysql/host.ts';
+import { adminEndpoint } from '../mysql/marker.ts';
+import { parseReplicationState, REPLICATION_STATE_SQL, type ReplicationState } from '../mysql/observe.ts';
+import { rootSql } from '../mysql/root-sql.ts';
+import { connectSql, sqlErrno, stringOf, type SqlClient } from '../mysql/sql.ts';
+import { specSecrets } from '../mysql/users.ts';
+import { sleep } from '../mysql/wait.ts';
+import { cloneFromPrimary, wipeDatadirArgv } from './clone.ts';
+import { TIMEOUTS } from './deploy.ts';
+import {
+  FENCE_SESSIONS_SQL,
+  ackState,
+  containment,
+  errantTransactions,
+  factsFromState,
+  observedPosition,
+  parseGtidState,
+  portCheckArgv,
+  portVerdict,
+  positionFromFacts,
+  rejoinSlavePos,
+  replicaSummary,
+  startVerdict,
+  unknownPosition,
+  type Attach,
+  type MariadbPosition,
+} from './recovery-plan.ts';
+import {
+  binlogPosition,
+  changeMasterSql,
+  replicateFrom,
+  waitGtidApplied,
+  waitReplicaRunning,
+} from './replication.ts';
+
+const POLL_MS = 20;
+/** Share of a fence's bound given to the SQL path; the rest is for stopping the server over SSH. */
+const FENCE_SQL_SHARE = 0.5;
+/** Time given to the SSH transport around the port check's own bound. */
+const PORT_CHECK_OVERHEAD_MS = 400;
+/** How long a fence waits for killed sessions to disappear (reported, not required). */
+const FENCE_GONE_WAIT_MS = 300;
+const UNKNOWN_THREAD = 1094;
+
+/** A verb's time: one deadline for every connect, statement and wait in it. */
+class Budget {
+  readonly #end: number;
+  readonly totalMs: number;
+  constructor(ms: number) {
+    this.totalMs = ms;
+    this.#end = Date.now() + ms;
+  }
+  left(): number {
+    return this.#end - Date.now();
+  }
+  /** What is left, at least 1 ms (a statement bound). */
+  ms(): number {
+    return Math.max(1, this.left());
+  }
+}
+
+function failed(node: string, detail: string, context: Record<string, unknown> = {}): NinesError {
+  return new NinesError('NINES_E_RECOVERY_FAILED', `${node}: ${detail}`, { context: { node, ...context } });
+}
+
+/** A deadline passed: the controller's own code for a failover step that did not complete in time. */
+function timedOut(node: string, detail: string, context: Record<string, unknown> = {}): NinesError {
+  return new NinesError('NINES_E_FAILOVER_TIMEOUT', `${node}: ${detail}`, { context: { node, ...context } });
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `promise`, or a NINES_E_FAILOVER_TIMEOUT rejection after `ms` (the work itself goes on; its outcome is dropped). */
+async function bounded<T>(promise: Promise<T>, ms: number, node: string, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  promise.catch(() => undefined);
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(timedOut(node, `${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One admin connection within the budget; a connection that completes after the bound is closed at once. */
+async function open(spec: ClusterSpec, node: NodeSpec, b: Budget): Promise<SqlClient> {
+  const ms = b.ms();
+  const pending = connectSql(adminEndpoint(spec, node), { connectTimeoutMs: ms, queryTimeoutMs: ms });
+  try {
+    return await bounded(pending, ms + 50, nodeAddress(node), 'connect');
+  } catch (err) {
+    void pending.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+    throw err;
+  }
+}
+
+/** Runs fn on a fresh admin connection and always closes it (bounded: a dead server cannot hold the verb). */
+async function withAdmin<T>(
+  spec: ClusterSpec,
+  node: NodeSpec,
+  b: Budget,
+  fn: (c: SqlClient) => Promise<T>,
+): Promise<T> {
+  const c = await open(spec, node, b);
+  try {
+    return await fn(c);
+  } finally {
+    await bounded(c.close(), 300, nodeAddress(node), 'close').catch(() => undefined);
+  }
+}
+
+async function readState(c: SqlClient, b: Budget): Promise<ReplicationState> {
+  // Sent back to back on one connection (pipelined): one round trip.
+  const [vars, slave] = await Promise.all([
+    c.query(REPLICATION_STATE_SQL, [], { timeoutMs: b.ms() }),
+    c.query('SHOW SLAVE STATUS', [], { timeoutMs: b.ms() }),
+  ]);
+  return parseReplicationState(vars[0], slave);
+}
+
+async function readBinlogState(c: SqlClient, b: Budget, node: string) {
+  const [row] = await c.query('SELECT @@global.gtid_binlog_state AS s', [], { timeoutMs: b.ms() });
+  const state = parseGtidState(stringOf(row?.s));
+  if (state === null) throw failed(node, `unreadable gtid_binlog_state '${stringOf(row?.s)}'`);
+  return state;
+}
+
+function positionOf(node: NodeSpec, state: ReplicationState): MariadbPosition {
+  return positionFromFacts(nodeAddress(node), factsFromState(state));
+}
+
+function follows(state: ReplicationState, source: NodeSpec): boolean {
+  const r = state.replica;
+  return r?.sourceHost === source.host && r.sourcePort === source.port;
+}
+
+/**
+ * Server-side wait (MASTER_GTID_WAIT) for gtid_slave_pos to reach `target`: at most 500 ms, and short of the
+ * verb's deadline so the statement always returns (its own bound would drop the connection).
+ */
+async function gtidWait(c: SqlClient, target: string, b: Budget): Promise<void> {
+  const ms = Math.min(500, b.left() - 100);
+  if (ms < 10) {
+    await sleep(Math.max(1, b.left()));
+    return;
+  }
+  await c.query('SELECT MASTER_GTID_WAIT(?, ?) AS r', [target, ms / 1000], { timeoutMs: b.ms() });
+}
+
+/** Kills every client session (FENCE_SESSIONS_SQL); returns their ids. */
+async function killClients(c: SqlClient, b: Budget): Promise<number[]> {
+  const rows = await c.query(FENCE_SESSIONS_SQL, [], { timeoutMs: b.ms() });
+  const ids = rows.map((r) => Number(stringOf(r.id))).filter((id) => Number.isSafeInteger(id) && id > 0);
+  await Promise.all(
+    ids.map((id) =>
+      c.execute('KILL CONNECTION ?', [id], { timeoutMs: b.ms() }).catch((err: unknown) => {
+        // Gone meanwhile: nothing to kill.
+        if (sqlErrno(err) !== UNKNOWN_THREAD) throw err;
+      }),
+    ),
+  );
+  return ids;
+}
+
+/** Sessions of `ids` still present (a killed session rolls back, then disappears). */
+async function stillThere(c: SqlClient, ids: readonly number[], b: Budget): Promise<number> {
+  if (ids.length === 0) return 0;
+  const marks = ids.map(() => '?').join(', ');
+  const rows = await c.query(
+    `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${marks})`,
+    ids,
+    { timeoutMs: b.ms() },
+  );
+  return Number(stringOf(rows[0]?.n));
+}
+
+async function waitGone(c: SqlClient, ids: readonly number[], b: Budget, maxMs: number): Promise<number> {
+  const until = Date.now() + Math.min(maxMs, Math.max(0, b.left() - 50));
+  for (;;) {
+    const n = await stillThere(c, ids, b);
+    if (n === 0 || Date.now() >= until) return n;
+    await sleep(10);
+  }
+}
+
+/**
+ * read_only=ON and every client session killed, verified. The sessions are killed before read_only as well: SET
+ * GLOBAL read_only waits for running statements (at most lock_wait_timeout, 1 s here), and killed they end. Kill
+ * and read_only are sent back to back, so a client reconnecting in between is caught by the second kill.
+ */
+async function fenceSession(
+  c: SqlClient,
+  node: string,
+  b: Budget,
+): Promise<{ killed: number[]; readOnlyWas: boolean }> {
+  await c.execute('SET SESSION lock_wait_timeout = 1', [], { timeoutMs: b.ms() });
+  const [before] = await c.query('SELECT @@global.read_only AS ro', [], { timeoutMs: b.ms() });
+  const first = await killClients(c, b);
+  await c.execute('SET GLOBAL read_only = ON', [], { timeoutMs: b.ms() });
+  const second = await killClients(c, b);
+  const [row] = await c.query('SELECT @@global.read_only AS ro', [], { timeoutMs: b.ms() });
+  if (stringOf(row?.ro) !== '1') throw failed(node, 'read_only is still OFF after SET GLOBAL read_only = ON');
+  return { killed: [...new Set([...first, ...second])], readOnlyWas: stringOf(before?.ro) === '1' };
+}
+
+async function fenceOverSql(spec: ClusterSpec, node: NodeSpec, b: Budget): Promise<string> {
+  const key = nodeAddress(node);
+  return withAdmin(spec, node, b, async (c) => {
+    const { killed, readOnlyWas } = await fenceSession(c, key, b);
+    const left = await waitGone(c, killed, b, FENCE_GONE_WAIT_MS);
+    const ro = readOnlyWas ? 'read_only was already ON' : 'read_only=ON';
+    return `${ro}, ${killed.length} client connection(s) killed${left > 0 ? ` (${left} still closing)` : ''}`;
+  });
+}
+
+/**
+ * The server stopped through its host (TERM, KILL after half of what is left), verified. Each step starts only
+ * within the budget: a fence that already gave up (the host was frozen and answers later) must never stop a
+ * server afterwards, when the controller has moved on.
+ */
+async function stopOverSsh(ctx: RecoveryContext, node: NodeSpec, b: Budget): Promise<string> {
+  const key = nodeAddress(node);
+  const ex = ctx.hosts.executor(node.host);
+  const inTime = (what: string): void => {
+    if (b.left() <= 0) throw timedOut(key, `no time left to ${what}`);
+  };
+  inTime('ask the host');
+  const running = await serverRunning(ex);
+  if (!running) return 'its server is not running (verified over SSH)';
+  inTime('stop the server');
+  const grace = Math.max(100, Math.floor(b.left() / 2));
+  await stopServer(ex, grace);
+  if (await serverRunning(ex)) throw failed(key, 'its server still runs after the stop');
+  return `server stopped over SSH (TERM, KILL after ${grace} ms)`;
+}
+
+/**
+ * Makes the node (read-only first) replicate from `primary`: refused when its history holds a GTID the primary
+ * lacks; a former primary starts from everything its binlog holds (gtid_slave_pos = binlog ∪ slave position), a
+ * replica from what it applied (its relay log is discarded and fetched again from the new primary). Verified
+ * running; a primary that cannot serve the node's position (1236) or an applier that fails is a refusal too.
+ */
+async function attach(
+  spec: ClusterSpec,
+  c: SqlClient,
+  node: NodeSpec,
+  primary: NodeSpec,
+  b: Budget,
+): Promise<Attach> {
+  const key = nodeAddress(node);
+  const source = nodeAddress(primary);
+  if (sameNode(node, primary)) throw failed(key, 'a node cannot replicate from itself');
+  const [st, primaryState] = await Promise.all([
+    readState(c, b),
+    withAdmin(spec, primary, b, (p) => readBinlogState(p, b, source)),
+  ]);
+  if (follows(st, primary) && st.replica?.ioRunning === 'Yes' && st.replica.sqlRunning) {
+    return { ok: true, how: `already replicating from ${source}` };
+  }
+  if (!st.readOnly) await c.execute('SET GLOBAL read_only = ON', [], { timeoutMs: b.ms() });
+  const binlog = parseGtidPosition(st.gtidBinlogPos);
+  const slave = parseGtidPosition(st.gtidSlavePos);
+  if (binlog === null || slave === null) {
+    throw failed(key, `unreadable GTID positions (binlog '${st.gtidBinlogPos}', slave '${st.gtidSlavePos}')`);
+  }
+  const { errant } = containment(binlog, primaryState);
+  if (errant.length > 0) {
+    const list = errant.map((e) => `${e.gtid} (${source} has ${e.primaryHas})`).join(', ');
+    return { ok: false, reason: `${key} holds transactions ${source} lacks: ${list}` };
+  }
+  await c.execute('STOP SLAVE', [], { timeoutMs: b.ms() });
+  const start = rejoinSlavePos(binlog, slave);
+  if (start !== formatGtidPosition(slave)) {
+    await c.execute('SET GLOBAL gtid_slave_pos = ?', [start], { timeoutMs: b.ms() });
+  }
+  const params: string[] = [];
+  const change = changeMasterSql(spec, primary, (v) => {
+    params.push(v);
+    return '?';
+  });
+  try {
+    await c.execute(change, params, { timeoutMs: b.ms() });
+  } catch (err) {
+    // The replication password is a parameter of this statement: the driver may echo it.
+    throw redactError(err, specSecrets(spec));
+  }
+  await c.execute('START SLAVE', [], { timeoutMs: b.ms() });
+  return waitRunning(c, key, source, start, b);
+}
+
+async function waitRunning(
+  c: SqlClient,
+  key: string,
+  source: string,
+  start: string,
+  b: Budget,
+): Promise<Attach> {
+  for (;;) {
+    const r = (await readState(c, b)).replica;
+    const verdict = startVerdict(r, key, source, start);
+    if (verdict !== null) {
+      // A refused node is left with replication stopped (and its error visible in SHOW SLAVE STATUS).
+      if (!verdict.ok) await c.execute('STOP SLAVE', [], { timeoutMs: b.ms() });
+      return verdict;
+    }
+    if (b.left() <= 0) {
+      throw timedOut(
+        key,
+        `replication from ${source} did not start within ${b.totalMs} ms (${replicaSummary(r)})`,
+      );
+    }
+    await sleep(Math.min(POLL_MS, b.ms()));
+  }
+}
+
+/**
+ * Waits until the node's gtid_slave_pos covers `target()` (re-read every pass: a replica still connected keeps
+ * receiving). Throws when the applier fails or stops, or at the deadline.
+ */
+async function applyUntil(
+  c: SqlClient,
+  node: NodeSpec,
+  b: Budget,
+  target: (st: ReplicationState) => string | null,
+): Promise<ReplicationState> {
+  const key = nodeAddress(node);
+  for (;;) {
+    const st = await readState(c, b);
+    const want = target(st);
+    const wanted = want === null ? null : parseGtidPosition(want);
+    const have = parseGtidPosition(st.replica ? st.gtidSlavePos : st.gtidBinlogPos);
+    if (wanted === null || have === null) {
+      throw failed(key, `unreadable GTID positions (wanted '${want ?? ''}', has '${st.gtidSlavePos}')`);
+    }
+    if (gtidContains(have, wanted)) return st;
+    const r = st.replica;
+    if (!r) throw failed(key, `it is not a replica and its binlog (${st.gtidBinlogPos}) lacks ${want}`);
+    if (r.lastSqlError !== '' && !r.sqlRunning) throw failed(key, `its applier failed: ${r.lastSqlError}`);
+    if (!r.sqlRunning) throw failed(key, `its SQL thread is stopped with ${want} not applied`);
+    if (b.left() <= 0) {
+      throw timedOut(key, `did not apply ${want} within ${b.totalMs} ms (applied ${st.gtidSlavePos})`, {
+        wanted: want,
+        applied: st.gtidSlavePos,
+      });
+    }
+    await gtidWait(c, formatGtidPosition(wanted), b);
+  }
+}
+
+function receivedOf(st: ReplicationState): string | null {
+  const pos = positionFromFacts('', factsFromState(st));
+  return pos.receivedText;
+}
+
+async function portCheck(
+  ctx: RecoveryContext,
+  from: NodeSpec,
+  target: NodeSpec,
+  timeoutMs: number,
+): Promise<'up' | 'down' | 'unknown'> {
+  const overhead = Math.min(PORT_CHECK_OVERHEAD_MS, Math.floor(timeoutMs * 0.3));
+  const argv = portCheckArgv(target, Math.max(50, timeoutMs - overhead));
+  try {
+    const run = ctx.hosts.executor(from.host).exec(argv, {
+      check: false,
+      timeoutMs,
+      signal: ctx.signal,
+    });
+    const r = await bounded(run, timeoutMs, nodeAddress(from), 'port check');
+    return portVerdict(r.exitCode);
+  } catch {
+    // from's host did not run the check in time: it says nothing about the target.
+    return 'unknown';
+  }
+}
+
+async function readPosition(
+  ctx: RecoveryContext,
+  node: NodeSpec,
+  timeoutMs: number,
+): Promise<ReplicationPosition> {
+  const b = new Budget(timeoutMs);
+  try {
+    return await withAdmin(ctx.spec, node, b, async (c) => positionOf(node, await readState(c, b)));
+  } catch (err) {
+    return unknownPosition(nodeAddress(node), false, messageOf(err));
+  }
+}
+
+async function fence(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<FenceResult> {
+  const key = nodeAddress(node);
+  const b = new Budget(timeoutMs);
+  let sqlWhy: string;
+  try {
+    const how = await fenceOverSql(
+      ctx.spec,
+      node,
+      new Budget(Math.max(1, Math.floor(timeoutMs * FENCE_SQL_SHARE))),
+    );
+    ctx.log(`${key} fenced: ${how}`);
+    return { fenced: true, how };
+  } catch (err) {
+    sqlWhy = messageOf(err);
+  }
+  if (ctx.signal.aborted) throw new NinesError('NINES_E_COMMAND_ABORTED', `fence of ${key}`);
+  try {
+    const how = `SQL failed (${sqlWhy}); ${await bounded(stopOverSsh(ctx, node, b), b.ms(), key, 'stop over SSH')}`;
+    ctx.log(`${key} fenced: ${how}`);
+    return { fenced: true, how };
+  } catch (err) {
+    const how = `unreachable: SQL: ${sqlWhy}; SSH: ${messageOf(err)}`;
+    ctx.log(`${key} not fenced: ${how}`);
+    return { fenced: false, how };
+  }
+}
+
+async function waitApplied(
+  ctx: RecoveryContext,
+  node: NodeSpec,
+  timeoutMs: number,
+): Promise<ReplicationPosition> {
+  const b = new Budget(timeoutMs);
+  return withAdmin(ctx.spec, node, b, async (c) => {
+    const st = await applyUntil(c, node, b, (s) => (s.replica ? receivedOf(s) : s.gtidBinlogPos));
+    return positionOf(node, st);
+  });
+}
+
+async function promote(
+  ctx: RecoveryContext,
+  node: NodeSpec,
+  _followers: readonly NodeSpec[],
+  timeoutMs: number,
+): Promise<ReplicationPosition> {
+  // Semi-sync is configured on both sides of every node: the followers acknowledge to the new primary as soon
+  // as they are repointed, nothing to set here.
+  const key = nodeAddress(node);
+  const b = new Budget(timeoutMs);
+  return withAdmin(ctx.spec, node, b, async (c) => {
+    let st = await readState(c, b);
+    if (st.replica) {
+      // What it received is final once the IO thread stops; RESET SLAVE ALL discards the relay log, so every
+      // received transaction is applied first.
+      if (st.replica.ioRunning !== 'No') await c.execute('STOP SLAVE IO_THREAD', [], { timeoutMs: b.ms() });
+      await applyUntil(c, node, b, receivedOf);
+      await c.execute('STOP SLAVE', [], { timeoutMs: b.ms() });
+      await c.execute('RESET SLAVE ALL', [], { timeoutMs: b.ms() });
+    }
+    await c.execute('SET GLOBAL read_only = OFF', [], { timeoutMs: b.ms() });
+    st = await readState(c, b);
+    if (st.replica || st.readOnly) {
+      throw failed(
+        key,
+        `not promoted: ${st.replica ? 'replication is still configured' : 'read_only is ON'}`,
+      );
+    }
+    ctx.log(`${key} promoted: writable, no replication, GTID ${st.gtidBinlogPos || '(empty)'}`);
+    return positionOf(node, st);
+  });
+}
+
+async function repoint(
+  ctx: RecoveryContext,
+  node: NodeSpec,
+  primary: NodeSpec,
+  timeoutMs: number,
+): Promise<void> {
+  const b = new Budget(timeoutMs);
+  const res = await withAdmin(ctx.spec, node, b, (c) => attach(ctx.spec, c, node, primary, b));
+  if (!res.ok) throw failed(nodeAddress(node), `not repointed: ${res.reason}`);
+  ctx.log(`${nodeAddress(node)} ${res.how}`);
+}
+
+async function demote(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<ReplicationPosition> {
+  const key = nodeAddress(node);
+  const b = new Budget(timeoutMs);
+  return withAdmin(ctx.spec, node, b, async (c) => {
+    const { killed } = await fenceSession(c, key, b);
+    // A killed session may still be finishing a commit: the final position is read once they are all gone.
+    const left = await waitGone(c, killed, b, b.totalMs);
+    if (left > 0) throw timedOut(key, `${left} killed session(s) still finishing after ${b.totalMs} ms`);
+    const st = await readState(c, b);
+    ctx.log(
+      `${key} demoted: read_only=ON, ${killed.length} client connection(s) killed, final GTID ${st.gtidBinlogPos || '(empty)'}`,
+    );
+    return positionOf(node, st);
+  });
+}
+
+async function waitPosition(
+  ctx: RecoveryContext,
+  node: NodeSpec,
+  positionText: string,
+  timeoutMs: number,
+): Promise<ReplicationPosition> {
+  const target = parseGtidPosition(positionText);
+  if (target === null) {
+    throw new NinesError('NINES_E_INVALID_ARGUMENT', `not a GTID position: '${positionText}'`);
+  }
+  const b = new Budget(timeoutMs);
+  const want = formatGtidPosition(target);
+  return withAdmin(ctx.spec, node, b, async (c) =>
+    positionOf(node, await applyUntil(c, node, b, () => want)),
+  );
+}
+
+/** Opens the node's admin connection, starting its server (as a replica, see the top of the file) if it is down. */
+async function openStarting(
+  ctx: RecoveryContext,
+  node: NodeSpec,
+  b: Budget,
+): Promise<{ c: SqlClient; started: boolean }> {
+  try {
+    return { c: await open(ctx.spec, node, b), started: false };
+  } catch (err) {
+    if (!isNinesError(err, 'NINES_E_DB_UNREACHABLE')) throw err;
+    const ex = ctx.hosts.executor(node.host);
+    if (await serverRunning(ex)) throw err;
+    ctx.log(`${nodeAddress(node)}: starting its server with --init-rpl-role=SLAVE (read-only by its config)`);
+    await startServer(ex, { extraArgs: ['--init-rpl-role=SLAVE'], readyTimeoutMs: b.ms() });
+    return { c: await open(ctx.spec, node, b), started: true };
+  }
+}
+
+async function rejoin(
+  ctx: RecoveryContext,
+  node: NodeSpec,
+  primary: NodeSpec,
+  timeoutMs: number,
+): Promise<RejoinResult> {
+  const key = nodeAddress(node);
+  const b = new Budget(timeoutMs);
+  const { c, started } = await openStarting(ctx, node, b);
+  let res: Attach;
+  try {
+    res = await attach(ctx.spec, c, node, primary, b);
+  } finally {
+    await bounded(c.close(), 300, key, 'close').catch(() => undefined);
+  }
+  const how = started ? 'its server was started, ' : '';
+  const result: RejoinResult = res.ok
+    ? { action: 'rejoined', reason: `${key} rejoined: ${how}${res.how}` }
+    : {
+        action: 'diverged',
+        reason: `${key} diverged: ${res.reason}; it stays read-only, rebuild it from ${nodeAddress(primary)}`,
+      };
+  ctx.log(result.reason);
+  return result;
+}
+
+/** Refuses to discard the data of a node that may be a primary (writable, no replication). */
+async function assertDiscardable(ctx: RecoveryContext, node: NodeSpec, primary: NodeSpec): Promise<void> {
+  const key = nodeAddress(node);
+  if (sameNode(node, primary)) throw failed(key, 'a node cannot be rebuilt from itself');
+  const ex = ctx.hosts.executor(node.host);
+  if (!(await serverRunning(ex))) return;
+  const [row] = await rootSql(ex, 'SELECT @@global.read_only AS ro;\n', { signal: ctx.signal });
+  const slave = await rootSql(ex, 'SHOW SLAVE STATUS;\n', { signal: ctx.signal });
+  if (row?.ro !== '1' && slave.length === 0) {
+    throw failed(
+      key,
+      'it is writable and replicates from nobody (a primary?); its data is not discarded (fence it first if its data can go)',
+    );
+  }
+}
+
+async function rebuild(ctx: RecoveryContext, node: NodeSpec, primary: NodeSpec): Promise<void> {
+  const key = nodeAddress(node);
+  const source = nodeAddress(primary);
+  const ex = ctx.hosts.executor(node.host);
+  const pex = ctx.hosts.executor(primary.host);
+  await assertDiscardable(ctx, node, primary);
+  if (await serverRunning(ex)) await stopServer(ex);
+  await ex.exec(wipeDatadirArgv(), { sudo: true, signal: ctx.signal, timeoutMs: 600_000 });
+  ctx.log(`${key}: data discarded; copying ${source}`);
+  const started = Date.now();
+  const { gtid, bytes } = await cloneFromPrimary(pex, ex, ctx.signal);
+  ctx.log(
+    `${key}: copied ${(bytes / 1e6).toFixed(1)} MB of ${source} at GTID ${gtid} in ${Date.now() - started} ms`,
+  );
+  await startServer(ex, { readyTimeoutMs: TIMEOUTS.serverReadyMs });
+  // The copy's mysql.gtid_slave_pos is the source's own old replication position, not the copy's.
+  await rootSql(ex, `STOP SLAVE;\nRESET SLAVE ALL;\nSET GLOBAL gtid_slave_pos = ${sqlString(gtid)};\n`, {
+    signal: ctx.signal,
+  });
+  await replicateFrom(ex, ctx.spec, primary, ctx.signal);
+  await waitReplicaRunning(ex, primary, { timeoutMs: TIMEOUTS.replicaRunningMs, signal: ctx.signal });
+  const position = await binlogPosition(pex, ctx.signal);
+  await waitGtidApplied(ex, position, { timeoutMs: TIMEOUTS.markerMs, signal: ctx.signal });
+  const [row] = await rootSql(ex, 'SELECT @@global.read_only AS ro;\n', { signal: ctx.signal });
+  if (row?.ro !== '1') throw failed(key, 'rebuilt, but it is writable');
+  ctx.log(`${key}: rebuilt, replicating from ${source}, applied ${position || '(empty)'}`);
+}
+
+export const mariadbRecovery: ReplicationRecovery = {
+  observedPosition,
+  ackState,
+  errantTransactions,
+  portCheck,
+  readPosition,
+  fence,
+  waitApplied,
+  promote,
+  repoint,
+  demote,
+  waitPosition,
+  rejoin,
+  rebuild,
+};
