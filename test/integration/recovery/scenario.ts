@@ -168,7 +168,8 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
 
     before(async () => {
       lab = await createTestLab(5);
-      t = await startTestController({ NINES_RECOVERY_COOLDOWN_MS: String(ms(600_000)) });
+      // Long enough for the anti-flap case right after the first failover; the later faults wait it out.
+      t = await startTestController({ NINES_RECOVERY_COOLDOWN_MS: String(ms(20_000)) });
       await registerLabKey(t, lab.inventory);
       const raw = labSpec(lab.inventory, {
         name: o.name,
@@ -268,6 +269,62 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       assert.notEqual(primary(), old);
       await labFault(lab.inventory.name, hostName(old.split(':')[0] as string), 'restart');
       await waitRejoined(old, since);
+    });
+
+    /**
+     * A fault on the primary's host under load: a failover (done), writes back on the new primary with nothing
+     * acknowledged lost and one writer at a time; then the fault is reverted and the old primary rejoins.
+     */
+    const faultCase = async (
+      fault: 'poweroff' | 'freeze' | 'partition',
+      revert: 'restart' | 'thaw' | 'heal',
+      boundMs: number,
+    ): Promise<void> => {
+      await poll('the cooldown of the last failover is over', 60_000, () =>
+        Promise.resolve(t.controller.recovery.status(o.name).cooldownUntil === null ? true : undefined),
+      );
+      const old = primary();
+      const host = hostName(old.split(':')[0] as string);
+      const since = lastEventId();
+      let faultAt = 0;
+      try {
+        const { load, samples } = await underLoad(async () => {
+          faultAt = Date.now();
+          await labFault(lab.inventory.name, host, fault);
+          const e = await waitFailover(since);
+          assert.equal(e.type, 'failover.done', timeline(since));
+        });
+        const now = primary();
+        assert.notEqual(now, old);
+        const gap = longestGap(load.acked.filter((a) => a.at >= faultAt - 5000));
+        console.error(`# ${o.type}: ${fault} -> writes back in ${gap.ms} ms`);
+        assert.ok(gap.ms < ms(boundMs), `writes stalled ${gap.ms} ms\n${timeline(since)}`);
+        await assertNoLoss(load, now);
+        assertOneWriter(samples);
+      } finally {
+        await labFault(lab.inventory.name, host, revert);
+      }
+      // Back: the old primary never takes a write again (fenced at once if it was left writable, e.g. thawed),
+      // then rejoins as a replica.
+      const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(120_000) });
+      try {
+        await waitRejoined(old, since);
+      } finally {
+        assertOneWriter(await sampler.stop());
+      }
+    };
+
+    test('primary power-off (no RST): failover, nothing lost; back on: rejoined', async () => {
+      await faultCase('poweroff', 'restart', 20_000);
+    });
+
+    test('primary frozen: failover; thawed, it never takes a write and rejoins', async () => {
+      await labFault(lab.inventory.name, 'h1', 'heal'); // no fault left from an earlier case
+      await faultCase('freeze', 'thaw', 20_000);
+    });
+
+    test('primary partitioned from replicas and proxies (the controller still reaches it): failover, fenced through the controller', async () => {
+      await faultCase('partition', 'heal', 30_000);
     });
 
     test('switchover under writes: zero loss, the old primary follows the new one', async () => {
