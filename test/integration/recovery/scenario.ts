@@ -319,7 +319,6 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
     });
 
     test('primary frozen: failover; thawed, it never takes a write and rejoins', async () => {
-      await labFault(lab.inventory.name, 'h1', 'heal'); // no fault left from an earlier case
       await faultCase('freeze', 'thaw', 20_000);
     });
 
