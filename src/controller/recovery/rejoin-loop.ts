@@ -3,7 +3,7 @@
 // answers again (its host back: the engine starts its server), retried every rejoinIntervalMs while its host does
 // not answer and with backoff after real failures. One whose history the primary does not contain is diverged:
 // kept fenced with a critical alarm until `nines node rebuild`.
-import { toNinesError } from '../../core/errors.ts';
+import { NinesError, toNinesError } from '../../core/errors.ts';
 import { nodeKey, type ClusterSnapshot } from '../../core/monitor/observation.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import type { HostAccess, RecoveryContext, ReplicationRecovery } from '../../engines/engine.ts';
@@ -39,6 +39,8 @@ interface Attempt {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** Bound on the SSH login that tells whether a fenced node's host is back. */
+const HOST_CHECK_MS = 3000;
 
 /** Errors that say the node's host does not answer yet (not a failure of the rejoin itself). */
 function notBackYet(code: string): boolean {
@@ -105,8 +107,10 @@ export class RejoinLoop {
     this.attempts.set(id, a);
     if (a.busy || this.d.now() < a.nextAt) return;
     a.busy = true;
-    void recovery
-      .rejoin(this.d.ctx(spec), node, primary, this.d.rejoinMs)
+    // Its host first (a bounded SSH login): a rejoin is tried only on a host that is back, so a host still down
+    // is "not yet", never a failed rejoin (or a base backup attempt) counted against the node.
+    void this.hostAnswers(spec, node)
+      .then(() => recovery.rejoin(this.d.ctx(spec), node, primary, this.d.rejoinMs))
       .then((result) => {
         a.failures = 0;
         if (result.action === 'rejoined') {
@@ -118,6 +122,17 @@ export class RejoinLoop {
       .finally(() => {
         a.busy = false;
       });
+  }
+
+  private async hostAnswers(spec: ClusterSpec, node: NodeSpec): Promise<void> {
+    try {
+      await this.d
+        .hosts(spec)
+        .executor(node.host)
+        .exec(['true'], { timeoutMs: HOST_CHECK_MS, signal: this.d.signal });
+    } catch (err) {
+      throw new NinesError('NINES_E_HOST_UNREACHABLE', `${node.host}: ${toNinesError(err).message}`);
+    }
   }
 
   private rejoined(
