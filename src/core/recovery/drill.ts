@@ -35,12 +35,16 @@ export interface RecoveryTime {
   readonly rtoMs: number | null;
 }
 
-/** RTO as a client sees it: from the last acknowledged write before the fault to the first one after it. */
-export function recoveryTime(acks: readonly AckRecord[], faultAt: number): RecoveryTime {
+/**
+ * RTO as a client sees it: from the last acknowledged write before the fault to the first one after it.
+ * Acknowledgements after `until` do not count (the drill reverted the fault then: writes that come back after
+ * it came back because the fault ended, not because of a failover).
+ */
+export function recoveryTime(acks: readonly AckRecord[], faultAt: number, until = Infinity): RecoveryTime {
   let before: number | null = null;
   let after: number | null = null;
   for (const a of acks) {
-    if (a.ackedAt === undefined) continue;
+    if (a.ackedAt === undefined || a.ackedAt > until) continue;
     if (a.ackedAt <= faultAt) before = before === null ? a.ackedAt : Math.max(before, a.ackedAt);
     else after = after === null ? a.ackedAt : Math.min(after, a.ackedAt);
   }
@@ -209,6 +213,8 @@ export interface DrillRunInput {
   /** Ids found on the new primary after recovery; null when they could not be read. */
   readonly present: ReadonlySet<number> | null;
   readonly samples: readonly WritabilitySample[];
+  /** When the fault was reverted, if it was: acknowledgements after it do not count for the RTO. */
+  readonly revertedAt?: number;
 }
 
 export interface DrillRunFigures extends RecoveryTime {
@@ -227,7 +233,7 @@ export interface DrillRunFigures extends RecoveryTime {
 export function drillRunFigures(input: DrillRunInput): DrillRunFigures {
   const acknowledged = input.acks.filter((a) => a.ackedAt !== undefined).length;
   return {
-    ...recoveryTime(input.acks, input.faultAt),
+    ...recoveryTime(input.acks, input.faultAt, input.revertedAt),
     sent: input.acks.length,
     acknowledged,
     failed: input.acks.length - acknowledged,

@@ -67,6 +67,23 @@ test('RTO: last ack at or before the fault -> first ack after it', () => {
     assert.deepEqual(recoveryTime(acks, faultAt), expected, name);
 });
 
+test('RTO: writes that came back only after the fault was reverted do not count', () => {
+  const acks = [ack(1, 900, 950), ack(2, 1100, undefined, 'timeout'), ack(3, 5000, 5010), ack(4, 2000, 2050)];
+  assert.deepEqual(recoveryTime(acks, 1000, 4000), { lastAckBefore: 950, firstAckAfter: 2050, rtoMs: 1100 });
+  assert.deepEqual(
+    recoveryTime(
+      acks.filter((a) => a.id !== 4),
+      1000,
+      4000,
+    ),
+    {
+      lastAckBefore: 950,
+      firstAckAfter: null,
+      rtoMs: null,
+    },
+  );
+});
+
 test('lost: acknowledged but missing on the new primary; unacknowledged but present is reported apart', () => {
   const acks = [
     ack(1, 0, 5),
@@ -192,7 +209,12 @@ test('summarizeDrill: RTO distribution, failures with stage and reason, losses a
   const s = summarizeDrill([
     run(1),
     run(2, { lostAcknowledged: 2 }),
-    run(3, { failedStage: 'failover', reason: 'no new primary within 120 s', rtoMs: null, lostAcknowledged: null }),
+    run(3, {
+      failedStage: 'failover',
+      reason: 'no new primary within 120 s',
+      rtoMs: null,
+      lostAcknowledged: null,
+    }),
     run(4, { failedStage: 'rejoin', reason: 'h1 not a replica within 120 s', maxWritable: 2 }),
   ]);
   assert.equal(s.runs, 4);
