@@ -87,11 +87,11 @@ export class Workload {
     return { acknowledged, lastAckAt };
   }
 
-  /** The first acknowledgement after `t`, if any yet. */
+  /** The first acknowledgement of a write sent after `t`, if any yet. */
   firstAckAfter(t: number): number | undefined {
     let first: number | undefined;
     for (const a of this.#log) {
-      if (a.ackedAt !== undefined && a.ackedAt > t && (first === undefined || a.ackedAt < first))
+      if (a.ackedAt !== undefined && a.sentAt > t && (first === undefined || a.ackedAt < first))
         first = a.ackedAt;
     }
     return first;

@@ -27,25 +27,27 @@ export interface WritabilitySample {
 }
 
 export interface RecoveryTime {
-  /** The last acknowledgement at or before the fault; null when none. */
+  /** The last acknowledgement of a write sent before the fault took effect; null when none. */
   readonly lastAckBefore: number | null;
-  /** The first acknowledgement after the fault; null when writes never came back. */
+  /** The first acknowledgement of a write sent after the fault took effect; null when writes never came back. */
   readonly firstAckAfter: number | null;
   /** RTO: firstAckAfter - lastAckBefore; null when either is missing. */
   readonly rtoMs: number | null;
 }
 
 /**
- * RTO as a client sees it: from the last acknowledged write before the fault to the first one after it.
- * Acknowledgements after `until` do not count (the drill reverted the fault then: writes that come back after
- * it came back because the fault ended, not because of a failover).
+ * RTO as a client sees it: from the last acknowledged write before the fault to the first one after it. A write
+ * belongs to "before" or "after" by when it was sent: one sent before the fault took effect was served by the old
+ * primary even when its acknowledgement is read a little after (the reply was on its way, or the client busy),
+ * and one sent after it cannot have been. Acknowledgements after `until` do not count (the drill reverted the
+ * fault then: writes that come back after it came back because the fault ended, not because of a failover).
  */
 export function recoveryTime(acks: readonly AckRecord[], faultAt: number, until = Infinity): RecoveryTime {
   let before: number | null = null;
   let after: number | null = null;
   for (const a of acks) {
     if (a.ackedAt === undefined || a.ackedAt > until) continue;
-    if (a.ackedAt <= faultAt) before = before === null ? a.ackedAt : Math.max(before, a.ackedAt);
+    if (a.sentAt <= faultAt) before = before === null ? a.ackedAt : Math.max(before, a.ackedAt);
     else after = after === null ? a.ackedAt : Math.min(after, a.ackedAt);
   }
   return {

@@ -29,7 +29,7 @@ const polls = (node: string, at: number, states: string, step = 100): Writabilit
     state: c === 'w' ? 'writable' : c === 'r' ? 'read-only' : 'unknown',
   }));
 
-test('RTO: last ack at or before the fault -> first ack after it', () => {
+test('RTO: last ack of a write sent before the fault -> first ack of one sent after it', () => {
   const table: Array<[string, AckRecord[], number, ReturnType<typeof recoveryTime>]> = [
     [
       'writes before and after',
@@ -38,10 +38,16 @@ test('RTO: last ack at or before the fault -> first ack after it', () => {
       { lastAckBefore: 990, firstAckAfter: 3020, rtoMs: 2030 },
     ],
     [
-      'an ack exactly at the fault counts as before it',
-      [ack(1, 990, 1000), ack(2, 1500, 1600)],
+      'a write sent at the fault counts as before it',
+      [ack(1, 1000, 1003), ack(2, 1500, 1600)],
       1000,
-      { lastAckBefore: 1000, firstAckAfter: 1600, rtoMs: 600 },
+      { lastAckBefore: 1003, firstAckAfter: 1600, rtoMs: 597 },
+    ],
+    [
+      'a write sent before the fault whose acknowledgement is read just after it is before it',
+      [ack(1, 940, 950), ack(2, 990, 1060), ack(3, 1050, undefined, 'timeout'), ack(4, 2500, 2510)],
+      1000,
+      { lastAckBefore: 1060, firstAckAfter: 2510, rtoMs: 1450 },
     ],
     [
       'acks out of order in the log (concurrent writes)',
