@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { NinesError } from '../../core/errors.ts';
 import { summarizeDrill } from '../../core/recovery/drill.ts';
+import { credentialSecrets, redactError } from '../../core/redact.ts';
 import type { ClusterSpec, ClusterType } from '../../core/spec.ts';
 import type { Topology } from '../../core/topology.ts';
 import type { HostAccess } from '../../engines/engine.ts';
@@ -85,9 +86,14 @@ async function prepare(
   timing: DrillTiming,
 ): Promise<void> {
   const { inventory } = ctx.services.store;
-  await deps.ensureAppUser(deps.hosts(t.spec), t.spec, topologyOf(inventory, t.spec), app);
-  // Through the endpoint, as the workload will write: proves the path before any fault.
-  await deps.sql(t.spec.type).createTable(t.target, app, Math.max(5000, timing.writeTimeoutMs));
+  const secrets = [app.password, ...credentialSecrets(t.spec.credentials)];
+  try {
+    await deps.ensureAppUser(deps.hosts(t.spec), t.spec, topologyOf(inventory, t.spec), app);
+    // Through the endpoint, as the workload will write: proves the path before any fault.
+    await deps.sql(t.spec.type).createTable(t.target, app, Math.max(5000, timing.writeTimeoutMs));
+  } catch (err) {
+    throw redactError(err, secrets);
+  }
   ctx.log(
     `drill user ${app.user} and table ${app.database}.writes ready through ${t.target.host}:${t.target.port}`,
   );

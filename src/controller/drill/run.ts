@@ -236,7 +236,8 @@ export class DrillRun {
       await this.#stage('rejoin', () => this.#awaitRejoin());
       await Promise.all([this.#workload.stop(), this.#pollers.stop()]);
       stopped = true;
-      await this.#stage('verify', () => this.#verify());
+      // Lost writes are worth measuring whenever there is a new primary, even when a later stage failed.
+      if (this.#s.newPrimary !== undefined) await this.#stage('verify', () => this.#verify(), true);
     } finally {
       if (this.#s.faultStarted !== undefined && this.#s.revertedAt === undefined) {
         // Cancelled (or the revert stage was never reached): undo the fault before anything else.
@@ -393,10 +394,12 @@ export class DrillRun {
     if (!old) throw new StageFailed('no old primary');
     const key = nodeKey(old);
     const since = this.#s.revertedAt ?? Date.now();
-    const diverged = (): EventRecord | undefined =>
-      eventsSince(env.store, env.cluster, this.#s.eventsFrom).find(
-        (e) => e.type === 'node.diverged' && JSON.stringify(e.data).includes(key),
-      );
+    let scanned = this.#s.eventsFrom;
+    const diverged = (): EventRecord | undefined => {
+      const fresh = eventsSince(env.store, env.cluster, scanned);
+      scanned = fresh.at(-1)?.id ?? scanned;
+      return fresh.find((e) => e.type === 'node.diverged' && JSON.stringify(e.data).includes(key));
+    };
     await waitFor(
       env,
       this.#deadline,

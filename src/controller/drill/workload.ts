@@ -134,8 +134,10 @@ export class Workload {
       conn?.close();
       const e = toNinesError(err);
       record.error = e.code;
-      if (!this.#seenErrors.has(e.message) && this.#seenErrors.size < 20) {
-        this.#seenErrors.add(e.message);
+      // One line per kind of error, not per write: the same timeout with another figure is the same error.
+      const kind = `${e.code}: ${e.message.replace(/\d+/g, 'N')}`;
+      if (!this.#seenErrors.has(kind) && this.#seenErrors.size < 20) {
+        this.#seenErrors.add(kind);
         this.#o.onError?.(`${e.code}: ${e.message}`);
       }
     }

@@ -281,6 +281,11 @@ for (const o of TYPES) {
       assert.match(err.message, /192\.0\.2\.10 is not a host of a lab on this machine/);
       assert.match(err.hint, /nines lab status/);
       assert.equal(t.controller.store.jobs.list({ type: 'drill.failover' }).length, 0, 'no job was queued');
+      const del = await t.api<{ job: { id: number } }>(
+        'DELETE',
+        `/clusters/${away.name}?confirm=${away.name}`,
+      );
+      assert.equal((await t.waitJob(del.job.id)).state, 'succeeded');
     });
 
     test('freeze without a failover: stage failover times out, the fault is reverted, nothing left behind', async () => {

@@ -175,7 +175,7 @@ function store(c: Controller, s: ClusterSpec): void {
 function failover(
   c: Controller,
   cluster: string,
-  o: { afterMs: number; lose?: number; splitMs?: number },
+  o: { afterMs: number; lose?: number; splitMs?: number; rejoin?: boolean },
 ): Hook {
   return (world, fault, host) => {
     const old = world.node(host);
@@ -195,6 +195,7 @@ function failover(
       // The revert: the old primary comes back, is fenced and rejoins. A restarted server comes up read-only
       // (fenced by its configuration); a healed or thawed one stays writable for splitMs (a split brain).
       if (fault === 'restart') old.writable = false;
+      if (o.rejoin === false) return;
       setTimeout(() => {
         old.writable = false;
         for (const id of world.node(world.writer).ids) old.ids.add(id);
@@ -322,6 +323,44 @@ describe('the drill job', () => {
     assert.ok(run.writable.oldPrimaryAfterRevert >= 1);
     assert.equal(report.summary.lostAcknowledged, 2);
     assert.deepEqual(current.faults, ['partition h1', 'heal h1']);
+  });
+
+  test('a failover whose old primary never rejoins: stage rejoin fails, RTO and lost writes still measured', async () => {
+    current = new World(HOSTS);
+    const c = t.controller;
+    store(c, spec('norejoin'));
+    current.hook = failover(c, 'norejoin', { afterMs: 200, rejoin: false });
+    const report = await drill(c, 'norejoin', { fault: 'crash', repeat: 2, rate: 50, timeoutMs: 2000 });
+    assert.equal(report.runs.length, 1);
+    assert.equal(report.skipped, 1);
+    const [run] = report.runs;
+    assert.ok(run);
+    assert.equal(run.failedStage, 'rejoin');
+    assert.match(
+      run.reason,
+      /the old primary 10\.77\.9\.11:3306 was not a replica again within 2\.0 s .*inventory role primary/,
+    );
+    assert.equal(run.newPrimary, '10.77.9.12:3306');
+    assert.ok(run.rtoMs !== null);
+    assert.deepEqual(run.writes.lostAcknowledged, [], 'verify ran although rejoin failed');
+    assert.deepEqual(
+      run.stages.map((x) => [x.stage, x.ok]),
+      [
+        ['baseline', true],
+        ['fault', true],
+        ['failover', true],
+        ['writes', true],
+        ['revert', true],
+        ['rejoin', false],
+        ['verify', true],
+      ],
+    );
+    assert.equal(report.summary.rtoMs.count, 1);
+    assert.deepEqual(
+      report.summary.failures.map((f) => f.stage),
+      ['rejoin'],
+    );
+    assert.equal(current.open, 0);
   });
 
   test('cancelled mid-run: the fault is reverted and the workload stopped', async () => {
