@@ -102,10 +102,11 @@ async function once(type: ClusterType, fault: DrillFault): Promise<Outcome> {
     console.log(`  ${type} deployed on lab ${lab.inventory.name} in ${sec(Date.now() - started)}`);
     const drill = controller.drill('bench', { fault, repeat, rate, timeoutMs });
     job = drill.id;
+    // The stage lines as they happen; each run's outcome is printed with the report.
     const unwatch = controller.jobs.watch(drill.id, (u) => {
       if (
         u.kind === 'log' &&
-        /^run \d+: (fault|failover|writes|rejoin|recovered|no new primary|.* did not)/.test(u.line.line)
+        /^run \d+: (baseline|fault|failover|writes|revert|rejoin|verify)\b/.test(u.line.line)
       )
         console.log(`    ${u.line.line}`);
     });
@@ -147,8 +148,13 @@ function goals(o: Outcome): Array<[string, boolean]> {
     const after = r.runs.map((x) => x.newPrimaryAfterMs);
     const worst = after.some((x) => x === null) ? null : Math.max(...(after as number[]));
     out.push([`a new primary within 8 s (slowest ${sec(worst)})`, worst !== null && worst <= 8000]);
-    const thawed = r.runs.reduce((n, x) => n + x.writable.oldPrimaryAfterRevert, 0);
-    out.push([`the frozen node never writable after it thaws (${thawed} writable answers)`, thawed === 0]);
+    // Only measured where another node became primary (without one, the thawed node is rightly the primary).
+    const measured = r.runs.filter((x) => x.newPrimary !== null && x.revertedAfterMs !== null);
+    const thawed = measured.reduce((n, x) => n + x.writable.oldPrimaryAfterRevert, 0);
+    out.push([
+      `the frozen node never writable after it thaws (${thawed} writable answers in ${measured.length} of ${r.runs.length} run(s) measured)`,
+      thawed === 0 && measured.length > 0 && measured.length === r.runs.length,
+    ]);
   }
   return out;
 }
