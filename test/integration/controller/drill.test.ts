@@ -1,31 +1,23 @@
-// The failover drill for real: a MariaDB replication cluster (semi-sync) and a PostgreSQL streaming cluster
-// (synchronous), 3 nodes + 2 proxies with a virtual IP each, deployed through an in-process controller on lab hosts.
+// The failover drill for real, against the controller's automatic failover: a MariaDB replication cluster
+// (semi-sync) and a PostgreSQL streaming cluster (synchronous), 3 nodes + 2 proxies with a virtual IP each,
+// deployed through an in-process controller on lab hosts (cooldown 0, so repeats can fail over back to back).
 //
-// What this file asserts is the drill's own behaviour, which does not depend on automatic failover: it refuses a
-// cluster outside the lab; its workload is acknowledged up to the fault; without a failover the run ends with
-// stage `failover` and "no new primary within ..."; the fault is reverted (the host not frozen, no fault rules
-// left); its pollers and writers are gone from every node's connection list; the acknowledged ids are on the
-// primary; and, with a failover done by this test by hand (fence, promote the most advanced replica, repoint,
-// switch HAProxy), every stage finishes, RTO is measured and nothing acknowledged is lost.
-//
-// When automatic failover is on main (src/controller/recovery/), the integrator turns these on:
-//   - the "without a failover" cases become "with the automatic failover": expect recovered runs (failedStage
-//     null, newPrimary set, rtoMs within the goals, lostAcknowledged [], maxWritable 1) and a timeline with
-//     failover.detected ... failover.done and node.rejoined; crash and poweroff join freeze and partition;
-//   - manualFailover() below is deleted (the state machine does it), the partition case keeps its assertions.
+// Asserted: the drill refuses a cluster outside the lab; with automatic recovery off, a frozen primary gives a
+// run that ends at stage `failover` with "no new primary within ...", its workload acknowledged up to the fault,
+// the fault reverted, no drill connection left and the acknowledged ids on the primary; with recovery on, crash
+// (twice: the second run faults the new primary), partition (MariaDB) and freeze (PostgreSQL) runs recover
+// through every stage with an RTO, nothing acknowledged lost, one writable node at a time and the failover's
+// decisions in the timeline. The RTO goals of the issue are the bench's (bench/failover.ts), not this test's.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DrillReport, DrillRunReport } from '../../../src/controller/drill/index.ts';
 import { DRILL_SQL } from '../../../src/controller/drill/sql.ts';
 import type { ClusterSpec, NodeSpec } from '../../../src/core/spec.ts';
-import type { Topology } from '../../../src/engines/engine.ts';
-import { replicateFrom } from '../../../src/engines/mariadb/replication.ts';
-import { adminEndpoint, withSql as withMysql, type SqlClient } from '../../../src/engines/mysql/index.ts';
+import { adminEndpoint, withSql as withMysql } from '../../../src/engines/mysql/index.ts';
+import { engineFor } from '../../../src/engines/registry.ts';
 import { withSql as withPg } from '../../../src/engines/postgres/index.ts';
 import { adminTarget } from '../../../src/engines/postgres/common.ts';
 import { createTestLab, labStatus, type LabInventory, type TestLab } from '../../../src/lab/index.ts';
-import { updateEndpoint } from '../../../src/proxies/index.ts';
-import { labEngineContext, labHostAccess } from '../../support/lab-engine.ts';
 import {
   LOGS,
   appQuery,
@@ -78,9 +70,10 @@ async function drillIds(spec: ClusterSpec, node: NodeSpec): Promise<number[]> {
 function assertCleanNoFailoverRun(run: DrillRunReport, fault: string): void {
   assert.equal(run.recovered, false);
   assert.equal(run.failedStage, 'failover', run.reason);
+  // Recovery is off: the controller refuses to fail over (failover.refused) or records nothing.
   assert.match(
     run.reason,
-    /^no new primary within \d+\.\d s of the run's start: the inventory names .* \(the faulted node\) as primary; no failover\.\* event was recorded$/,
+    /^no new primary within \d+\.\d s of the run's start: the inventory names .* \(the faulted node\) as primary; (no failover\.\* event was recorded|\d+ failover event\(s\), the last failover\.refused: .*)$/,
   );
   assert.equal(run.newPrimary, null);
   assert.equal(run.faultHost, 'h1');
@@ -113,33 +106,6 @@ function assertCleanNoFailoverRun(run: DrillRunReport, fault: string): void {
   assert.equal(run.fault, fault);
 }
 
-async function assertRevertedAndQuiet(
-  t: TestController,
-  inv: LabInventory,
-  spec: ClusterSpec,
-): Promise<void> {
-  const [status] = await labStatus(inv.name);
-  const h1 = status?.hosts.find((h) => h.name === 'h1');
-  assert.equal(h1?.state, 'up', 'the faulted host is up (not frozen, not down)');
-  assert.deepEqual(h1?.faults, [], 'no fault rule left');
-  for (const node of spec.nodes) {
-    await poll(`no drill connection left on ${key(node)}`, 10_000, async () =>
-      (await drillConnections(spec, node)) === 0 ? true : undefined,
-    );
-  }
-  // The cluster takes writes through the endpoint after the drill.
-  await poll('a write through the endpoint after the drill', 30_000, async () => {
-    await appQuery(
-      spec.type,
-      vipOf(inv),
-      spec.endpoint?.writePort ?? 0,
-      'CREATE TABLE IF NOT EXISTS after_drill (id int PRIMARY KEY)',
-    );
-    return true;
-  });
-  assert.equal(t.controller.jobs.runningCount, 0, 'no job left running');
-}
-
 async function drillViaCli(
   t: TestController,
   cluster: string,
@@ -150,88 +116,40 @@ async function drillViaCli(
   return { code: r.code, report: parsed.report, stderr: r.stderr };
 }
 
-/**
- * What the automatic failover will do, done by hand so the drill's later stages run against real servers:
- * once the drill's fault is in, fence the old primary (the controller still reaches it in a partition),
- * promote the replica that applied the most, repoint the other one, switch HAProxy, record it; once the drill
- * reverted the fault, make the old primary a replica of the new one.
- */
-async function manualFailover(
-  t: TestController,
-  inv: LabInventory,
-  spec: ClusterSpec,
-  jobId: number,
-): Promise<string> {
-  const hosts = labHostAccess(inv);
-  const log = (): string => t.jobLog(jobId);
-  try {
-    await poll('the drill fault', 60_000, () =>
-      Promise.resolve(/run 1: fault: /.test(log()) ? true : undefined),
-    );
-    const [old, ...replicas] = spec.nodes as [NodeSpec, ...NodeSpec[]];
-    const admin = <T>(n: NodeSpec, fn: (c: SqlClient) => Promise<T>): Promise<T> =>
-      withMysql(adminEndpoint(spec, n), fn, { connectTimeoutMs: ms(5000) });
-    await admin(old, (c) => c.execute('SET GLOBAL read_only = ON'));
-    // The replicas received all they will: wait until what they applied stops moving, take the most advanced.
-    const applied = async (n: NodeSpec): Promise<number> =>
-      admin(n, async (c) => {
-        const rows = await c.query<{ p: string | null }>('SELECT @@global.gtid_slave_pos AS p');
-        return Math.max(
-          0,
-          ...String(rows[0]?.p ?? '')
-            .split(',')
-            .map((g) => Number(g.split('-')[2] ?? 0)),
-        );
-      });
-    let last = '';
-    await poll('the replicas settled', 30_000, async () => {
-      const now = (await Promise.all(replicas.map(applied))).join(',');
-      const settled = now === last;
-      last = now;
-      await new Promise((r) => setTimeout(r, 500));
-      return settled ? true : undefined;
-    });
-    const positions = await Promise.all(replicas.map(applied));
-    const best = replicas[positions.indexOf(Math.max(...positions))] ?? replicas[0];
-    assert.ok(best);
-    await admin(best, async (c) => {
-      await c.execute('STOP SLAVE');
-      await c.execute('RESET SLAVE ALL');
-      await c.execute('SET GLOBAL read_only = OFF');
-    });
-    for (const r of replicas.filter((n) => n !== best))
-      await replicateFrom(hosts.executor(r.host), spec, best);
-    const topology: Topology = {
-      type: spec.type,
-      nodes: spec.nodes.map((n) => ({
-        host: n.host,
-        port: n.port,
-        role: n === best ? 'primary' : 'replica',
-      })),
-    };
-    await updateEndpoint(labEngineContext(inv, spec, hosts), topology);
-    t.controller.store.inventory.updateNode(spec.name, best, { role: 'primary' });
-    t.controller.events.emit({
-      cluster: spec.name,
-      type: 'failover.done',
-      message: `manual failover by the test: ${key(best)}`,
-    });
-    await poll('the drill revert', 60_000, () =>
-      Promise.resolve(/run 1: revert: /.test(log()) ? true : undefined),
-    );
-    await admin(old, (c) => c.execute('SET GLOBAL gtid_slave_pos = @@global.gtid_binlog_pos'));
-    await replicateFrom(hosts.executor(old.host), spec, best);
-    t.controller.store.inventory.updateNode(spec.name, old, { role: 'replica' });
-    return key(best);
-  } finally {
-    await hosts.close();
-  }
-}
-
 const TYPES = [
   { type: 'mariadb-replication', name: 'drm', options: { semiSync: true } },
   { type: 'postgres-streaming', name: 'drp', options: { synchronous: true } },
 ] as const;
+
+/** Every stage of a run finished, and the figures users rely on hold. */
+function assertRecovered(run: DrillRunReport, fault: string): void {
+  const why = `${run.reason}\n${JSON.stringify(run.stages, null, 1)}`;
+  assert.equal(run.recovered, true, why);
+  assert.equal(run.failedStage, null);
+  assert.equal(run.fault, fault);
+  assert.deepEqual(
+    run.stages.map((s) => [s.stage, s.ok]),
+    ['baseline', 'fault', 'failover', 'writes', 'revert', 'rejoin', 'verify'].map((s) => [s, true]),
+    why,
+  );
+  assert.ok(run.newPrimary !== null && run.newPrimary !== run.oldPrimary, `promoted ${run.newPrimary}`);
+  assert.ok(run.rtoMs !== null && run.rtoMs > 0 && run.rtoMs < ms(30_000), `RTO ${run.rtoMs} ms`);
+  assert.ok(run.firstAckAfterMs !== null && run.firstAckAfterMs > 0, 'writes acknowledged after the fault');
+  assert.deepEqual(run.writes.lostAcknowledged, [], 'no acknowledged write lost');
+  assert.equal(run.writable.maxWritable, 1, JSON.stringify(run.writable.proven));
+  assert.equal(run.writable.oldPrimaryAfterRevert, 0, 'the old primary never writable after the revert');
+  const types = run.timeline.map((e) => e.type);
+  for (const type of ['drill.fault', 'failover.detected', 'failover.done', 'drill.reverted', 'node.rejoined'])
+    assert.ok(types.includes(type), `${type} in the timeline: ${types.join(', ')}`);
+  assert.ok(types.indexOf('failover.detected') < types.indexOf('failover.done'));
+  assert.ok(!types.some((t) => t.startsWith('job.')), 'the drill job events are not in the timeline');
+}
+
+function figures(label: string, run: DrillRunReport): void {
+  console.log(
+    `${label} run ${run.run}: ${run.recovered ? 'recovered' : `FAILED (${run.failedStage ?? '?'})`}, ${run.oldPrimary ?? '?'} -> ${run.newPrimary ?? '-'}, RTO ${run.rtoMs} ms, new primary after ${run.newPrimaryAfterMs} ms, rejoined after ${run.rejoinedAfterMs} ms, ${run.writes.acknowledged}/${run.writes.sent} acknowledged, lost ${run.writes.lostAcknowledged?.length ?? '-'}, unacknowledged present ${run.writes.unacknowledgedPresent ?? '-'}, max writable ${run.writable.maxWritable}`,
+  );
+}
 
 for (const o of TYPES) {
   describe(`the failover drill on ${o.type}`, { timeout: ms(900_000) }, () => {
@@ -240,9 +158,23 @@ for (const o of TYPES) {
     let spec: ClusterSpec;
     let failed = false;
 
+    const quiet = async (host: string): Promise<void> => {
+      const [status] = await labStatus(lab.inventory.name);
+      const h = status?.hosts.find((x) => x.name === host);
+      assert.equal(h?.state, 'up', `${host} is up (not frozen, not down)`);
+      assert.deepEqual(h?.faults, [], `no fault rule left on ${host}`);
+      for (const node of spec.nodes) {
+        await poll(`no drill connection left on ${key(node)}`, 10_000, async () =>
+          (await drillConnections(spec, node)) === 0 ? true : undefined,
+        );
+      }
+      assert.equal(t.controller.jobs.runningCount, 0, 'no job left running');
+    };
+
     before(async () => {
       lab = await createTestLab(5);
-      t = await startTestController();
+      // Cooldown 0: the repeats of a drill fail over back to back.
+      t = await startTestController({ NINES_RECOVERY_COOLDOWN_MS: '0' });
       await registerLabKey(t, lab.inventory);
       const raw = labSpec(lab.inventory, {
         name: o.name,
@@ -288,79 +220,108 @@ for (const o of TYPES) {
       assert.equal((await t.waitJob(del.job.id)).state, 'succeeded');
     });
 
-    test('freeze without a failover: stage failover times out, the fault is reverted, nothing left behind', async () => {
-      const { code, report, stderr } = await drillViaCli(t, o.name, [
-        '--fault',
-        'freeze',
-        '--repeat',
-        '2',
-        '--rate',
-        '20',
-        '--timeout',
-        String(Math.round(15 * Number(process.env.NINES_TIMEOUT_SCALE ?? 1))),
-      ]);
-      assert.equal(code, 1, `a run that did not recover exits 1\n${stderr}`);
-      assert.equal(report.runs.length, 1);
-      assert.equal(report.skipped, 1);
-      const [run] = report.runs;
-      assert.ok(run);
-      console.log(
-        `${o.type} freeze, no failover: ${run.writes.acknowledged}/${run.writes.sent} writes acknowledged, last ${run.lastAckBeforeMs} ms from the fault, ${run.writable.samples} polls; ${run.reason}`,
-      );
-      assertCleanNoFailoverRun(run, 'freeze');
-      assert.equal(run.oldPrimary, key(spec.nodes[0] ?? { host: '', port: 0 }));
-      await assertRevertedAndQuiet(t, lab.inventory, spec);
-      const ids = await drillIds(spec, spec.nodes[0] as NodeSpec);
-      assert.ok(
-        ids.length >= run.writes.acknowledged,
-        `every acknowledged write is on the primary (${ids.length} rows, ${run.writes.acknowledged} acknowledged)`,
-      );
+    test('recovery off, freeze: stage failover times out, the fault is reverted, nothing left behind', async () => {
+      await t.api('POST', `/clusters/${o.name}/recovery`, { enabled: false });
+      try {
+        const { code, report, stderr } = await drillViaCli(t, o.name, [
+          '--fault',
+          'freeze',
+          '--repeat',
+          '2',
+          '--rate',
+          '20',
+          '--timeout',
+          String(Math.round(15 * Number(process.env.NINES_TIMEOUT_SCALE ?? 1))),
+        ]);
+        assert.equal(code, 1, `a run that did not recover exits 1\n${stderr}`);
+        assert.equal(report.runs.length, 1);
+        assert.equal(report.skipped, 1);
+        const [run] = report.runs;
+        assert.ok(run);
+        figures(`${o.type} freeze, recovery off`, run);
+        assertCleanNoFailoverRun(run, 'freeze');
+        assert.equal(run.oldPrimary, key(spec.nodes[0] ?? { host: '', port: 0 }));
+        await quiet('h1');
+        // The cluster takes writes through the endpoint after the drill.
+        await poll('a write through the endpoint after the drill', 30_000, async () => {
+          await appQuery(
+            spec.type,
+            vipOf(lab.inventory),
+            spec.endpoint?.writePort ?? 0,
+            'CREATE TABLE IF NOT EXISTS after_drill (id int PRIMARY KEY)',
+          );
+          return true;
+        });
+        const ids = await drillIds(spec, spec.nodes[0] as NodeSpec);
+        assert.ok(
+          ids.length >= run.writes.acknowledged,
+          `every acknowledged write is on the primary (${ids.length} rows, ${run.writes.acknowledged} acknowledged)`,
+        );
+      } finally {
+        await t.api('POST', `/clusters/${o.name}/recovery`, { enabled: true });
+      }
     });
 
-    if (o.type === 'mariadb-replication') {
-      test('partition with a failover (done by hand here): every stage, RTO, nothing lost, one writable node', async () => {
+    // Automatic failover needs the engine's failover verbs; until they are on the branch these cases are skipped.
+    const noVerbs = engineFor(o.type).recovery
+      ? false
+      : `${o.type} has no failover verbs (Engine.recovery) on this branch yet`;
+
+    test(
+      'crash twice with automatic failover (CLI table): every stage, RTO, nothing lost, one writable node',
+      { skip: noVerbs },
+      async () => {
+        const r = await t.cli([
+          'drill',
+          'failover',
+          o.name,
+          '--fault',
+          'crash',
+          '--repeat',
+          '2',
+          '--rate',
+          '20',
+        ]);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout, /RTO over 2 run\(s\): p50 \d+\.\d\d s/);
+        assert.match(r.stdout, /acknowledged writes lost: 0; most writable nodes at once: 1/);
+        const id = Number(/job (\d+) drill\.failover queued/.exec(r.stdout)?.[1]);
+        const { report } = await t.api<{ report: DrillReport }>('GET', `/clusters/${o.name}/drill/${id}`);
+        assert.equal(report.runs.length, 2);
+        const [first, second] = report.runs;
+        assert.ok(first && second);
+        for (const run of report.runs) {
+          figures(`${o.type} crash`, run);
+          assertRecovered(run, 'crash');
+        }
+        assert.equal(second.oldPrimary, first.newPrimary, 'the second run faults the new primary');
+        assert.ok(second.writes.firstId > first.writes.lastId, 'ids never repeat across runs');
+        assert.deepEqual(report.summary.failures, []);
+        assert.equal(report.summary.rtoMs.count, 2);
+        await quiet(first.faultHost ?? '');
+        await quiet(second.faultHost ?? '');
+      },
+    );
+
+    const other = o.type === 'mariadb-replication' ? 'partition' : 'freeze';
+    test(
+      `${other} with automatic failover (API): every stage, the old primary never writable again`,
+      { skip: noVerbs },
+      async () => {
         const { job } = await t.api<{ job: { id: number } }>('POST', `/clusters/${o.name}/drill`, {
-          fault: 'partition',
+          fault: other,
           rate: 20,
           timeoutMs: ms(90_000),
         });
-        const promoted = await manualFailover(t, lab.inventory, spec, job.id);
         const done = await t.waitJob(job.id, 180_000);
         assert.equal(done.state, 'succeeded', t.jobLog(job.id));
         const { report } = await t.api<{ report: DrillReport }>('GET', `/clusters/${o.name}/drill/${job.id}`);
         const [run] = report.runs;
         assert.ok(run);
-        console.log(
-          `partition, failover by hand: RTO ${run.rtoMs} ms, new primary after ${run.newPrimaryAfterMs} ms, rejoined after ${run.rejoinedAfterMs} ms, ${run.writes.acknowledged}/${run.writes.sent} acknowledged, lost ${run.writes.lostAcknowledged?.length}, unacknowledged present ${run.writes.unacknowledgedPresent}, max writable ${run.writable.maxWritable}`,
-        );
-        assert.equal(run.recovered, true, `${run.reason}\n${t.jobLog(job.id)}`);
-        assert.equal(run.newPrimary, promoted);
-        assert.ok(run.stages.every((s) => s.ok));
-        assert.ok(run.rtoMs !== null && run.rtoMs > 0 && run.rtoMs < ms(60_000), `RTO ${run.rtoMs} ms`);
-        assert.deepEqual(
-          run.writes.lostAcknowledged,
-          [],
-          'semi-sync, fenced, the most advanced replica promoted',
-        );
-        assert.ok(
-          run.firstAckAfterMs !== null && run.firstAckAfterMs > 0,
-          'writes acknowledged after the fault',
-        );
-        assert.ok(run.writes.failed > 0, 'writes failed during the outage');
-        assert.equal(run.writable.maxWritable, 1, JSON.stringify(run.writable.proven));
-        assert.equal(run.writable.oldPrimaryAfterRevert, 0);
-        const types = run.timeline.map((e) => e.type);
-        for (const type of ['drill.fault', 'failover.done', 'drill.reverted'])
-          assert.ok(types.includes(type), `${type} in ${types.join(', ')}`);
-        assert.equal(report.summary.rtoMs.count, 1);
-        const [status] = await labStatus(lab.inventory.name);
-        assert.deepEqual(status?.hosts.find((h) => h.name === 'h1')?.faults, [], 'healed');
-        for (const node of spec.nodes) {
-          await poll(`no drill connection left on ${key(node)}`, 10_000, async () =>
-            (await drillConnections(spec, node)) === 0 ? true : undefined,
-          );
-        }
-      });
-    }
+        figures(`${o.type} ${other}`, run);
+        assertRecovered(run, other);
+        await quiet(run.faultHost ?? '');
+      },
+    );
   });
 }
