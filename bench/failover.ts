@@ -1,7 +1,8 @@
 // Failover drill distribution: RTO, acknowledged writes lost and writable nodes at once, per cluster type and
 // fault, from the drill.failover job (what `nines drill failover CLUSTER --fault F --repeat N` runs) of an
 // in-process controller, on a fresh lab per (type, fault): 3 database nodes + 2 proxies with a virtual IP,
-// mariadb-replication with semi-sync, postgres-streaming with synchronous replication.
+// mariadb-replication with semi-sync, postgres-streaming with synchronous replication; the failover cooldown is 0
+// so the repeats fail over back to back.
 //   npm run bench -- failover [--repeat 10] [--faults crash,poweroff,freeze] [--types mariadb-replication,postgres-streaming] [--rate 20] [--timeout 120]
 // Needs root (lab hosts). Goals: crash p50 <= 3 s and max <= 6 s; poweroff p50 <= 5 s; freeze: a new primary
 // within 8 s and the frozen node never writable after it thaws; acknowledged writes lost 0; writable nodes at
@@ -86,7 +87,11 @@ interface Outcome {
 async function once(type: ClusterType, fault: DrillFault): Promise<Outcome> {
   const lab = await createTestLab(5);
   const dir = mkdtempSync(join(tmpdir(), 'nines-bench-failover-'));
-  const config = loadConfig({ env: { NINES_LOG_LEVEL: 'warn' }, overrides: { dataDir: dir } });
+  // Cooldown 0: the repeats fail over back to back (the default 5 min would refuse the second one).
+  const config = loadConfig({
+    env: { NINES_LOG_LEVEL: 'warn', NINES_RECOVERY_COOLDOWN_MS: '0' },
+    overrides: { dataDir: dir },
+  });
   const controller = Controller.open({ config });
   controller.keys.add('lab', readFileSync(lab.inventory.privateKeyPath, 'utf8'));
   controller.start();
