@@ -147,7 +147,7 @@ export class Controller {
     for (const t of deployJobTypes(this.deployDeps)) this.jobs.registerJobType(t);
     this.failInterruptedDeploys();
     this.jobs.registerJobType(clusterDeleteJob);
-    this.drillDeps = options.drill ?? realDrillDeps(this.hosts);
+    this.drillDeps = options.drill ?? realDrillDeps(this.hosts, () => this.recovery);
     this.jobs.registerJobType(drillJobType(this.drillDeps));
     for (const t of options.jobTypes ?? []) this.jobs.registerJobType(t);
     this.monitor = new MonitorService({

@@ -6,6 +6,7 @@ import { findInventory, labFault, labNetworkUp, listLabNames, isFaultName } from
 import { NinesError } from '../../core/errors.ts';
 import type { ClusterHosts } from '../cluster-hosts.ts';
 import type { DrillDeps } from './job.ts';
+import type { FailoverReadiness } from './run.ts';
 import type { LabView } from './params.ts';
 import { DRILL_SQL } from './sql.ts';
 
@@ -23,8 +24,41 @@ function machineLabs(): LabView[] {
   return out;
 }
 
-export function realDrillDeps(pool: ClusterHosts): DrillDeps {
+/** What the drill reads of the controller's recovery (its status for one cluster). */
+export interface RecoveryView {
+  status(cluster: string): {
+    readonly supported: boolean;
+    readonly enabled: boolean;
+    readonly plan: {
+      readonly action: string;
+      readonly reason: string;
+      readonly rpo?: { readonly action: string };
+    } | null;
+    readonly cooldownUntil: number | null;
+    readonly running: { readonly phase: string } | null;
+  };
+}
+
+/** Would the controller fail over now? Undefined when automatic failover is off or unsupported. */
+export function failoverReadiness(recovery: RecoveryView, cluster: string): FailoverReadiness | undefined {
+  const s = recovery.status(cluster);
+  if (!s.supported || !s.enabled) return undefined;
+  if (s.running) return { ready: false, reason: `a failover is running (phase ${s.running.phase})` };
+  if (s.cooldownUntil !== null) {
+    return {
+      ready: false,
+      reason: `in the failover cooldown until ${new Date(s.cooldownUntil).toISOString()}`,
+    };
+  }
+  if (!s.plan) return { ready: false, reason: 'no live failover plan yet' };
+  const ready = s.plan.action === 'promote' && s.plan.rpo?.action !== 'refuse';
+  return { ready, reason: s.plan.reason };
+}
+
+/** `recovery`: the controller's recovery, looked up when a run asks (it is built after the drill's deps). */
+export function realDrillDeps(pool: ClusterHosts, recovery?: () => RecoveryView): DrillDeps {
   return {
+    ...(recovery ? { failoverReadiness: (cluster: string) => failoverReadiness(recovery(), cluster) } : {}),
     hosts: (spec) => pool.access(spec),
     labs: machineLabs,
     fault: async (lab, host, fault) => {

@@ -21,7 +21,14 @@ import {
   type LabView,
 } from './params.ts';
 import type { DrillReport, DrillRunReport } from './report.ts';
-import { DEFAULT_TIMING, DrillRun, type DrillTiming, type FaultFn, type RunEnv } from './run.ts';
+import {
+  DEFAULT_TIMING,
+  DrillRun,
+  type DrillTiming,
+  type FailoverReadiness,
+  type FaultFn,
+  type RunEnv,
+} from './run.ts';
 import type { DrillSql } from './sql.ts';
 
 export const DRILL_JOB = 'drill.failover';
@@ -39,6 +46,13 @@ export interface DrillDeps {
   /** The engine has one primary and repointable replicas (the drill measures its failover). */
   singlePrimary(type: ClusterType): boolean;
   ensureAppUser(hosts: HostAccess, spec: ClusterSpec, topology: Topology, app: AppUser): Promise<void>;
+  /**
+   * Whether the controller would fail the cluster over right now (its live failover plan, cooldown, a running
+   * failover); undefined when automatic failover is off or unsupported for it (the drill then measures that no
+   * failover happens). A run waits for it in its baseline: a fault injected while the plan says "no" measures
+   * the refusal, not a failover.
+   */
+  failoverReadiness?(cluster: string): FailoverReadiness | undefined;
   readonly timing?: Partial<DrillTiming>;
 }
 
@@ -185,6 +199,7 @@ export function drillJobType(deps: DrillDeps): JobType<DrillParams> {
           jobId: ctx.job.id,
           signal: ctx.signal,
           timing,
+          ...(deps.failoverReadiness ? { readiness: (c: string) => deps.failoverReadiness?.(c) } : {}),
           log: (line) => ctx.log(line),
         };
         const report = await ctx.step(`run ${run}`, () => new DrillRun(env, run, firstId).execute());

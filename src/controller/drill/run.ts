@@ -51,6 +51,12 @@ export const DEFAULT_TIMING: DrillTiming = {
   waitStepMs: 100,
 };
 
+/** Whether the controller would fail over now, and its sentence (the live plan's reason, or why not). */
+export interface FailoverReadiness {
+  readonly ready: boolean;
+  readonly reason: string;
+}
+
 /** Applies a lab fault to a lab host; the drill's only way of touching hosts. */
 export type FaultFn = (lab: string, host: string, fault: string) => Promise<void>;
 
@@ -68,6 +74,8 @@ export interface RunEnv {
   readonly jobId: number;
   readonly signal: AbortSignal;
   readonly timing: DrillTiming;
+  /** See DrillDeps.failoverReadiness. */
+  readonly readiness?: (cluster: string) => FailoverReadiness | undefined;
   log(line: string): void;
 }
 
@@ -254,6 +262,32 @@ export class DrillRun {
     return primaries(this.#env.store.inventory.listNodes(this.#env.cluster));
   }
 
+  /** What the workload and the pollers say is not ready yet (empty when both are). */
+  #trafficProblems(minAcks: number, primary: string | undefined): string[] {
+    const problems: string[] = [];
+    const { acknowledged, lastAckAt } = this.#workload.progress();
+    if (acknowledged < minAcks) problems.push(`${acknowledged} of ${minAcks} writes acknowledged`);
+    else if (Date.now() - lastAckAt > 1000) problems.push('no write acknowledged in the last second');
+    const latest = this.#pollers.latest();
+    const unpolled = this.#env.spec.nodes.filter((n) => !latest.has(nodeKey(n))).map(nodeKey);
+    if (unpolled.length > 0) problems.push(`not polled yet: ${unpolled.join(', ')}`);
+    const writable = [...latest.values()].filter((s) => s.state === 'writable').map((s) => s.node);
+    if (primary !== undefined && (writable.length !== 1 || writable[0] !== primary))
+      problems.push(`writable now: ${writable.join(', ') || 'none'} (primary ${primary})`);
+    return problems;
+  }
+
+  /** What the controller says is not ready yet: the monitor's health, the live failover plan. */
+  #controllerProblems(): string[] {
+    const problems: string[] = [];
+    const health = this.#health();
+    if (health !== undefined && health.state !== 'healthy')
+      problems.push(`cluster ${health.state}: ${health.reason}`);
+    const plan = this.#env.readiness?.(this.#env.cluster);
+    if (plan && !plan.ready) problems.push(`the controller would not fail over now: ${plan.reason}`);
+    return problems;
+  }
+
   async #baseline(): Promise<string> {
     const env = this.#env;
     const minAcks = Math.max(3, Math.ceil(env.params.rate / 2));
@@ -263,21 +297,12 @@ export class DrillRun {
       env,
       deadline,
       () => {
-        const problems: string[] = [];
-        const { acknowledged, lastAckAt } = this.#workload.progress();
-        if (acknowledged < minAcks) problems.push(`${acknowledged} of ${minAcks} writes acknowledged`);
-        else if (Date.now() - lastAckAt > 1000) problems.push('no write acknowledged in the last second');
         const found = this.#inventoryPrimaries();
-        if (found.length !== 1) problems.push(`the inventory names ${found.length} primaries`);
-        const latest = this.#pollers.latest();
-        const unpolled = env.spec.nodes.filter((n) => !latest.has(nodeKey(n))).map(nodeKey);
-        if (unpolled.length > 0) problems.push(`not polled yet: ${unpolled.join(', ')}`);
-        const writable = [...latest.values()].filter((s) => s.state === 'writable').map((s) => s.node);
-        if (found.length === 1 && (writable.length !== 1 || writable[0] !== found[0]))
-          problems.push(`writable now: ${writable.join(', ') || 'none'} (primary ${found[0] ?? '?'})`);
-        const health = this.#health();
-        if (health !== undefined && health.state !== 'healthy')
-          problems.push(`cluster ${health.state}: ${health.reason}`);
+        const problems = [
+          ...(found.length === 1 ? [] : [`the inventory names ${found.length} primaries`]),
+          ...this.#trafficProblems(minAcks, found.length === 1 ? found[0] : undefined),
+          ...this.#controllerProblems(),
+        ];
         missing = problems.join('; ');
         return problems.length === 0 ? found[0] : undefined;
       },
@@ -288,7 +313,8 @@ export class DrillRun {
     this.#s.oldPrimary = node;
     const { acknowledged } = this.#workload.progress();
     const health = this.#health();
-    return `${acknowledged} writes acknowledged; primary ${primary} (${env.lab.hostNames[node.host] ?? '?'}) the only writable node${health ? `; cluster ${health.state}` : ''}`;
+    const plan = env.readiness?.(env.cluster);
+    return `${acknowledged} writes acknowledged; primary ${primary} (${env.lab.hostNames[node.host] ?? '?'}) the only writable node${health ? `; cluster ${health.state}` : ''}${plan ? `; ${plan.reason}` : ''}`;
   }
 
   /** The monitor's health of the cluster in the inventory, when the monitor wrote one. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { isNinesError } from '../../../src/core/errors.ts';
 import { validateSpec, type ClusterSpec } from '../../../src/core/spec.ts';
 import { parseOrThrow } from '../../../src/core/validation.ts';
+import { failoverReadiness, type RecoveryView } from '../../../src/controller/drill/deps.ts';
 import {
   currentPrimary,
   DrillParams,
@@ -121,4 +122,52 @@ test('DrillParams: defaults, bounds and the revert of each fault', () => {
     );
   }
   assert.deepEqual(REVERT, { crash: 'restart', poweroff: 'restart', partition: 'heal', freeze: 'thaw' });
+});
+
+test('failoverReadiness: the live plan, a running failover and the cooldown; nothing when recovery is off', () => {
+  type Status = ReturnType<RecoveryView['status']>;
+  const view = (over: Partial<Status>): RecoveryView => ({
+    status: () => ({
+      supported: true,
+      enabled: true,
+      plan: { action: 'promote', reason: 'if the primary fails now: promote h2', rpo: { action: 'promote' } },
+      cooldownUntil: null,
+      running: null,
+      ...over,
+    }),
+  });
+  const table: Array<[string, Partial<Status>, ReturnType<typeof failoverReadiness>]> = [
+    ['ready', {}, { ready: true, reason: 'if the primary fails now: promote h2' }],
+    ['recovery off', { enabled: false }, undefined],
+    ['no failover verbs', { supported: false }, undefined],
+    [
+      'a failover running',
+      { running: { phase: 'fenced' } },
+      { ready: false, reason: 'a failover is running (phase fenced)' },
+    ],
+    [
+      'in the cooldown',
+      { cooldownUntil: Date.parse('2026-12-04T21:00:00Z') },
+      { ready: false, reason: 'in the failover cooldown until 2026-12-04T21:00:00.000Z' },
+    ],
+    ['no plan yet', { plan: null }, { ready: false, reason: 'no live failover plan yet' }],
+    [
+      'the plan promotes nobody',
+      { plan: { action: 'none', reason: 'if the primary fails now: no failover' } },
+      { ready: false, reason: 'if the primary fails now: no failover' },
+    ],
+    [
+      'the loss bound cannot be proven',
+      {
+        plan: {
+          action: 'promote',
+          reason: 'promote h2; refused: semi-sync not active',
+          rpo: { action: 'refuse' },
+        },
+      },
+      { ready: false, reason: 'promote h2; refused: semi-sync not active' },
+    ],
+  ];
+  for (const [name, over, expected] of table)
+    assert.deepEqual(failoverReadiness(view(over), 'c1'), expected, name);
 });

@@ -33,6 +33,8 @@ class World {
   open = 0;
   hook: Hook = () => undefined;
   appUsers: string[] = [];
+  /** What the controller's live failover plan says (undefined: automatic failover off). */
+  readiness: { ready: boolean; reason: string } | undefined = undefined;
 
   constructor(hosts: readonly string[]) {
     this.nodes = hosts.map((host, i) => ({
@@ -136,6 +138,7 @@ function deps(world: () => World): DrillDeps {
     },
     sql: () => world().sql(),
     singlePrimary: (type) => type !== 'galera',
+    failoverReadiness: () => world().readiness,
     ensureAppUser: (_hosts, _spec, topology, app) => {
       assert.ok(app.password.length >= 20, 'a random password');
       world().appUsers.push(`${app.user}@${topology.nodes.find((n) => n.role === 'primary')?.host ?? '?'}`);
@@ -361,6 +364,38 @@ describe('the drill job', () => {
       ['rejoin'],
     );
     assert.equal(current.open, 0);
+  });
+
+  test('the baseline waits for the live failover plan; a plan that stays "no" fails the baseline with its reason', async () => {
+    current = new World(HOSTS);
+    const c = t.controller;
+    store(c, spec('plan'));
+    current.hook = failover(c, 'plan', { afterMs: 100 });
+    current.readiness = { ready: false, reason: 'if the primary fails now: no failover (h2 lagging)' };
+    const world = current;
+    setTimeout(() => {
+      world.readiness = { ready: true, reason: 'if the primary fails now: promote h2' };
+    }, 500);
+    const report = await drill(c, 'plan', { fault: 'crash', rate: 50, timeoutMs: 5000 });
+    const [run] = report.runs;
+    assert.ok(run);
+    assert.equal(run.recovered, true, run.reason);
+    const baseline = run.stages[0];
+    assert.ok(baseline && baseline.ms >= 400, `the baseline waited for the plan (${baseline?.ms} ms)`);
+    assert.match(baseline.detail, /if the primary fails now: promote h2$/);
+
+    current = new World(HOSTS);
+    store(c, spec('noplan'));
+    current.readiness = { ready: false, reason: 'in the failover cooldown until 2026-12-04T21:00:00.000Z' };
+    const refused = await drill(c, 'noplan', { fault: 'crash', rate: 50, timeoutMs: 10_000 });
+    const [never] = refused.runs;
+    assert.ok(never);
+    assert.equal(never.failedStage, 'baseline');
+    assert.match(
+      never.reason,
+      /^the cluster was not ready to drill within 3\.0 s: the controller would not fail over now: in the failover cooldown until /,
+    );
+    assert.deepEqual(current.faults, [], 'no fault injected');
   });
 
   test('cancelled mid-run: the fault is reverted and the workload stopped', async () => {
