@@ -6,6 +6,7 @@ import { eventMatches } from '../controller/store/event-repo.ts';
 import { TERMINAL_STATES } from '../controller/store/job-repo.ts';
 import type { TokenRecord } from '../controller/store/token-repo.ts';
 import { DEPLOY_ROUTES } from './deploy-routes.ts';
+import { DRILL_ROUTES } from './drill-routes.ts';
 import { KEY_ROUTES } from './key-routes.ts';
 import { MONITOR_ROUTES } from './monitor-routes.ts';
 import { RECOVERY_ROUTES } from './recovery-routes.ts';
@@ -352,6 +353,7 @@ export const ROUTES: readonly AnyRoute[] = [
   ...miscRoutes,
   ...clusterRoutes,
   ...DEPLOY_ROUTES,
+  ...DRILL_ROUTES,
   ...jobRoutes,
   ...eventRoutes,
   ...adminRoutes,

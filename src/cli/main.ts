@@ -16,6 +16,7 @@ const GROUPS: Record<string, () => Promise<{ group: CommandGroup }>> = {
   cluster: () => import('./commands/cluster.ts'),
   key: () => import('./commands/key.ts'),
   node: () => import('./commands/node.ts'),
+  drill: () => import('./commands/drill.ts'),
   job: () => import('./commands/job.ts'),
   events: () => import('./commands/events.ts'),
   alarms: () => import('./commands/alarms.ts'),

@@ -18,6 +18,14 @@ import {
   type DeployDeps,
   type SubmitSpecResult,
 } from './deploy/index.ts';
+import {
+  DRILL_JOB,
+  drillJobType,
+  realDrillDeps,
+  submitDrill,
+  type DrillDeps,
+  type DrillReport,
+} from './drill/index.ts';
 import { clusterDeleteJob } from './jobs/cluster-jobs.ts';
 import { JobRunner } from './jobs/runner.ts';
 import type { JobType } from './jobs/types.ts';
@@ -47,6 +55,8 @@ export interface ControllerOptions {
   readonly jobTypes?: readonly JobType<never>[];
   /** Replaces the monitor's engines/hosts access (tests); default: engine probes and SSH. */
   readonly monitorDrivers?: MonitorDrivers;
+  /** Replaces the failover drill's labs, faults and SQL (tests); default: the labs of this machine. */
+  readonly drill?: DrillDeps;
 }
 
 export type CreateClusterResult = SubmitSpecResult;
@@ -96,6 +106,7 @@ export class Controller {
   readonly startedAt = Date.now();
   private readonly lockFile: string;
   private readonly deployDeps: DeployDeps;
+  private readonly drillDeps: DrillDeps;
   private closed = false;
   /**
    * How the controller reaches cluster hosts (deploy jobs and monitor alike): registered keys, per-cluster
@@ -136,6 +147,8 @@ export class Controller {
     for (const t of deployJobTypes(this.deployDeps)) this.jobs.registerJobType(t);
     this.failInterruptedDeploys();
     this.jobs.registerJobType(clusterDeleteJob);
+    this.drillDeps = options.drill ?? realDrillDeps(this.hosts, () => this.recovery);
+    this.jobs.registerJobType(drillJobType(this.drillDeps));
     for (const t of options.jobTypes ?? []) this.jobs.registerJobType(t);
     this.monitor = new MonitorService({
       store,
@@ -235,6 +248,23 @@ export class Controller {
   /** Queues node.remove `{host, port?, force?}`. */
   removeNode(cluster: string, params: unknown, requestedBy?: string): JobRecord {
     return submitNodeRemove(this, cluster, params, requestedBy);
+  }
+
+  /** Queues drill.failover `{fault, repeat?, rate?, timeoutMs?}` (lab clusters only, one drill at a time). */
+  drill(cluster: string, params: unknown, requestedBy?: string): JobRecord {
+    return submitDrill(this, this.drillDeps, cluster, params, requestedBy);
+  }
+
+  /** A drill job of `cluster` and its report (null until the job has finished its last step). */
+  drillReport(cluster: string, id: number): { job: JobRecord; report: DrillReport | null } {
+    const job = this.store.jobs.get(id);
+    if (!job || job.type !== DRILL_JOB || job.cluster !== cluster) {
+      throw new NinesError('NINES_E_JOB_NOT_FOUND', `drill job ${id} of cluster ${cluster}`, {
+        context: { id, cluster },
+      });
+    }
+    const done = this.store.jobs.completedStep(id, 'report');
+    return { job, report: (done?.result as DrillReport | undefined) ?? null };
   }
 
   /** A deploy cut short by a crash of the controller (job interrupted) leaves the cluster failed, not deploying. */

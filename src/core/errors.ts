@@ -375,6 +375,23 @@ export const ERRORS = {
     status: 409,
   },
 
+  // --- failover drill ---
+  NINES_E_DRILL_NOT_LAB: {
+    message: 'The failover drill runs only on lab hosts of the controller machine',
+    hint: 'The drill breaks the primary host on purpose: every node and proxy of the cluster must be a host of one lab on this machine ("nines lab status" lists them). Drill a copy of the cluster on lab hosts.',
+    status: 409,
+  },
+  NINES_E_DRILL_UNSUPPORTED: {
+    message: 'The failover drill cannot run on this cluster',
+    hint: 'The drill needs a single-primary cluster (mariadb-replication, postgres-streaming) with an endpoint (endpoint.proxies) and a primary in the inventory ("nines cluster show NAME").',
+    status: 409,
+  },
+  NINES_E_DRILL_BUSY: {
+    message: 'A failover drill already runs on this cluster',
+    hint: 'Wait for it to finish ("nines job logs ID --follow"), or cancel it with "nines job cancel ID": the fault is reverted either way.',
+    status: 409,
+  },
+
   // --- monitoring, alarms, notifications (issue 5): add codes here ---
   NINES_E_MONITOR_CONFIG_INVALID: {
     message: 'The monitoring thresholds or alarm settings are invalid',

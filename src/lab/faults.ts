@@ -18,6 +18,7 @@ export const FAULTS = [
   'freeze',
   'thaw',
   'isolate-from',
+  'cut-controller',
 ] as const;
 export type LabFaultName = (typeof FAULTS)[number];
 
@@ -89,6 +90,11 @@ function partitionRules(inv: LabInventory, h: LabHost, includeController: boolea
   return peers.flatMap((a) => dropRules(a, tag));
 }
 
+/** Drops traffic between the host and the controller's address only: peers and proxies still reach it. */
+function cutControllerRules(inv: LabInventory): string[][] {
+  return dropRules(inv.controllerAddress, 'cut-controller');
+}
+
 /** Heal: flush the host's chain and remove the isolate-from rules other hosts hold against it. */
 async function heal(tools: LabTools, inv: LabInventory, h: LabHost): Promise<void> {
   await run(iptablesIn(tools, h, ['-F', FAULT_CHAIN]), { check: false }); // fails only when there is no chain
@@ -158,6 +164,8 @@ async function applyFault(
       return freezeHost(inv.cgroup, h.name, hostPids(inv, h.name));
     case 'thaw':
       return thawHost(inv.cgroup, h.name);
+    case 'cut-controller':
+      return addRules(tools, h, cutControllerRules(inv));
     case 'isolate-from': {
       const o = otherHost(inv, h, options.other);
       await addRules(tools, h, dropRules(o.address, `isolate-from:${o.name}`));

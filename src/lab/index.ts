@@ -1,6 +1,6 @@
 // The lab: test hosts on this machine (network namespace + own mount/uts/ipc/pid namespaces + sshd each) and
 // fault injection. See docs/lab.md.
-export { labUp, labDown, labStatus } from './lab.ts';
+export { labUp, labDown, labStatus, labNetworkUp } from './lab.ts';
 export type { LabUpOptions, LabDownResult, LabStatus, LabHostStatus, HostState } from './lab.ts';
 export { labFault, FAULTS, isFaultName } from './faults.ts';
 export type { LabFaultName, LabFaultOptions } from './faults.ts';

@@ -166,6 +166,11 @@ async function reviveLab(tools: LabTools, inv: LabInventory): Promise<LabInvento
   return inv;
 }
 
+/** The lab's bridge exists: its subnet is routed to its hosts on this machine (false after a reboot). */
+export function labNetworkUp(inv: LabInventory): boolean {
+  return linkExists(inv.bridge);
+}
+
 export interface LabDownResult {
   readonly name: string;
   /** False when nothing of the lab existed (down is idempotent). */

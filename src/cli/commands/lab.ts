@@ -33,7 +33,11 @@ Usage:
       partition     drop traffic between the host and every other lab host (the controller's path stays
                     unless --include-controller)
       isolate-from  drop traffic between HOST and OTHER only (both directions)
-      heal          remove the host's partition and the isolate-from rules involving it (HOST may be "all")
+      cut-controller
+                    drop traffic between the host and the controller (this machine, the lab's .1) only:
+                    peers and proxies still reach it
+      heal          remove the host's partition, cut-controller and the isolate-from rules involving it
+                    (HOST may be "all")
       freeze        freeze every process of the host (cgroup freezer): it stops answering
       thaw          unfreeze it
   nines lab exec HOST [--name NAME] -- COMMAND [ARGS...]

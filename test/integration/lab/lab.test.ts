@@ -210,6 +210,28 @@ describe('lab of 3 hosts', { timeout: ms(180_000) }, () => {
     assert.equal(await tcpProbe(addr(inv, 'h1'), 22, ms(1000)), 'open');
   });
 
+  test('cut-controller (through the CLI): only the controller loses h2, its peers keep it; heal restores', async () => {
+    const nines = join(root, 'bin', 'nines');
+    assert.equal(await tcpProbe(addr(inv, 'h2'), 22, ms(1000)), 'open');
+    const cut = await sh(nines, ['lab', 'fault', 'h2', 'cut-controller', '--name', inv.name, '--json']);
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.equal(
+      await tcpProbe(addr(inv, 'h2'), 22, ms(1000)),
+      'timeout',
+      'the controller cannot open TCP to h2',
+    );
+    assert.equal((await ssh(inv, 'h2', 'true', 2)).code, 255, 'nor log in over ssh');
+    assert.ok(await reaches(inv, 'h1', 'h2'), 'h1 -> h2 still open');
+    assert.ok(await reaches(inv, 'h2', 'h3'), 'h2 -> h3 still open');
+    assert.equal((await ssh(inv, 'h1', 'true')).code, 0, 'the controller still reaches the other hosts');
+    const [status] = await labStatus(inv.name);
+    assert.deepEqual(status?.hosts[1]?.faults, ['cut-controller']);
+    const heal = await sh(nines, ['lab', 'fault', 'h2', 'heal', '--name', inv.name, '--json']);
+    assert.equal(heal.code, 0, heal.stderr);
+    assert.equal(await tcpProbe(addr(inv, 'h2'), 22, ms(1000)), 'open', 'healed');
+    assert.equal((await ssh(inv, 'h2', 'hostname')).stdout, 'h2\n');
+  });
+
   test('isolate-from cuts only the named pair, both ways', async () => {
     await labFault(inv.name, 'h1', 'isolate-from', { other: 'h2' });
     assert.equal(await reaches(inv, 'h1', 'h2'), false);

@@ -43,6 +43,7 @@ export function openTemp(
     deploy: options.deploy ?? fakeDeployDeps(probeHost),
     jobTypes: [...TEST_JOB_TYPES, ...(options.jobTypes ?? [])],
     ...(options.monitorDrivers ? { monitorDrivers: options.monitorDrivers } : {}),
+    ...(options.drill ? { drill: options.drill } : {}),
   });
   const key = 'test-key';
   controller.keys.add(key, testPrivateKey());
