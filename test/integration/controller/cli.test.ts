@@ -8,8 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import ssh2 from 'ssh2';
 import { MAIN, SCALE, api, poll, startController, tempDir, type ControllerProcess } from './helpers.ts';
+import { usableEd25519Key } from '../../support/test-key.ts';
 
 const run = promisify(execFile);
 let ctl: ControllerProcess;
@@ -56,7 +56,7 @@ ${extra}`;
 
 before(async () => {
   dir = tempDir();
-  writeFileSync(join(dir, 'id_test'), ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  writeFileSync(join(dir, 'id_test'), usableEd25519Key(), { mode: 0o600 });
   // The probe connects and hangs up at once: a reset on our side is expected.
   sshLike = createServer((s) => s.on('error', () => undefined).end('SSH-2.0-fake\r\n'));
   await new Promise<void>((r) => sshLike.listen(0, '127.0.0.1', r));
@@ -223,7 +223,7 @@ test('key list/show never print the private key; remove is refused while a clust
   assert.equal(missing.code, 2, 'an unreadable --file is a usage error');
   assert.match(missing.stderr, /cannot read it on this machine \(ENOENT\)/);
   const spare = join(dir, 'id_spare');
-  writeFileSync(spare, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  writeFileSync(spare, usableEd25519Key(), { mode: 0o600 });
   assert.equal((await nines(['key', 'add', 'spare', '-f', spare])).code, 0);
   const removed = await nines(['key', 'remove', 'spare']);
   assert.equal(removed.code, 0, removed.stderr);

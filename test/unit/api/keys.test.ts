@@ -15,6 +15,7 @@ import {
   waitForState,
   type TempController,
 } from '../controller/helpers.ts';
+import { usableEd25519Key } from '../../support/test-key.ts';
 
 let t: TempController;
 let app: FastifyInstance;
@@ -57,7 +58,7 @@ async function refused(req: InjectOptions, status: number, code: string): Promis
   return body;
 }
 
-const newKey = (): string => ssh2.utils.generateKeyPairSync('ed25519').private;
+const newKey = (): string => usableEd25519Key();
 /** A line of the key's base64 body: if it appears in a response, the key leaked. */
 const secretLine = (key: string): string => key.split('\n')[2] ?? '';
 

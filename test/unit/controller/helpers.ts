@@ -1,6 +1,5 @@
 // Test helpers: a controller on a temp data directory (real SQLite file, no HTTP server).
 import { mkdtempSync, rmSync } from 'node:fs';
-import ssh2 from 'ssh2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/controller/config.ts';
@@ -9,6 +8,7 @@ import type { ProbeHost } from '../../../src/controller/probe.ts';
 import type { JobRecord, JobState } from '../../../src/controller/store/job-repo.ts';
 import { fakeDeployDeps } from '../../support/fake-deploy.ts';
 import { TEST_JOB_TYPES } from '../../support/test-jobs.ts';
+import { usableEd25519Key } from '../../support/test-key.ts';
 
 export const okProbe: ProbeHost = (target) => Promise.resolve({ detail: `fake probe ${target.host}` });
 
@@ -92,7 +92,7 @@ export function waitForState(
 /** An unencrypted ed25519 private key in OpenSSH format (generated once per process). */
 let privateKey: string | undefined;
 export function testPrivateKey(): string {
-  privateKey ??= ssh2.utils.generateKeyPairSync('ed25519').private;
+  privateKey ??= usableEd25519Key();
   return privateKey;
 }
 

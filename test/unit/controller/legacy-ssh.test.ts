@@ -4,17 +4,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { knownHostsPath } from '../../../src/controller/cluster-hosts.ts';
 import { validateSpec } from '../../../src/core/spec.ts';
 import { openTemp, specFor, tempDir } from './helpers.ts';
+import { usableEd25519Key } from '../../support/test-key.ts';
 
 const HOST_LINE = '10.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 
 test('a stored spec with ssh.keyFile/knownHostsFile is upgraded at start: key registered, host keys copied', async () => {
   const dir = tempDir();
   const keyFile = join(dir, 'id_old');
-  const privateKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+  const privateKey = usableEd25519Key();
   writeFileSync(keyFile, privateKey, { mode: 0o600 });
   const knownHosts = join(dir, 'old_known_hosts');
   writeFileSync(knownHosts, `# comment\n${HOST_LINE}\nnot a known_hosts line\n`);

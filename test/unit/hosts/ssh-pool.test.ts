@@ -13,6 +13,7 @@ import { NinesError, isNinesError } from '../../../src/core/errors.ts';
 import { SshConnection, SshPool, type SshConnect, type SshTarget } from '../../../src/hosts/ssh-pool.ts';
 import { SshExecutor } from '../../../src/hosts/ssh-executor.ts';
 import { poll } from '../../support/poll.ts';
+import { usableEd25519Key } from '../../support/test-key.ts';
 
 class FakeClient extends EventEmitter {
   readonly execs: string[] = [];
@@ -65,7 +66,7 @@ function fakeConnect(ms: number): { connect: SshConnect; clients: FakeClient[] }
   return { connect, clients };
 }
 
-const key = ssh2.utils.generateKeyPairSync('ed25519').private;
+const key = usableEd25519Key();
 
 function target(port = 22): SshTarget {
   return {
@@ -198,13 +199,10 @@ test(
   { timeout: 15_000 },
   async () => {
     // An in-process ssh2 server behind a relay that swallows our FIN: like a host frozen at shutdown.
-    const sshd = new ssh2.Server(
-      { hostKeys: [ssh2.utils.generateKeyPairSync('ed25519').private] },
-      (client) => {
-        client.on('error', () => undefined);
-        client.on('authentication', (ctx) => ctx.accept());
-      },
-    );
+    const sshd = new ssh2.Server({ hostKeys: [usableEd25519Key()] }, (client) => {
+      client.on('error', () => undefined);
+      client.on('authentication', (ctx) => ctx.accept());
+    });
     await new Promise<void>((r) => sshd.listen(0, '127.0.0.1', r));
     const sshdPort = (sshd.address() as { port: number }).port;
     const relayed: Socket[] = [];
