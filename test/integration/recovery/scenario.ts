@@ -105,7 +105,7 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
     /** Load + sampler around `act`; returns what they saw. */
     const underLoad = async (
       act: () => Promise<void>,
-      opts: { rate?: number; settleMs?: number } = {},
+      opts: { rate?: number; settleMs?: number; since?: number } = {},
     ): Promise<{ load: LoadResult; samples: WritableSample[] }> => {
       const firstId = nextId;
       nextId += 1_000_000;
@@ -123,7 +123,8 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
         await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
       } catch (err) {
         await Promise.allSettled([load.stop(), sampler.stop()]);
-        throw err;
+        const since = opts.since ?? 0;
+        throw new Error(`${(err as Error).message}\n${timeline(since)}`, { cause: err });
       }
       return { load: await load.stop(), samples: await sampler.stop() };
     };
@@ -288,12 +289,15 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       const since = lastEventId();
       let faultAt = 0;
       try {
-        const { load, samples } = await underLoad(async () => {
-          faultAt = Date.now();
-          await labFault(lab.inventory.name, host, fault);
-          const e = await waitFailover(since);
-          assert.equal(e.type, 'failover.done', timeline(since));
-        });
+        const { load, samples } = await underLoad(
+          async () => {
+            faultAt = Date.now();
+            await labFault(lab.inventory.name, host, fault);
+            const e = await waitFailover(since);
+            assert.equal(e.type, 'failover.done', timeline(since));
+          },
+          { since },
+        );
         const now = primary();
         assert.notEqual(now, old);
         const gap = longestGap(load.acked.filter((a) => a.at >= faultAt - 5000));
