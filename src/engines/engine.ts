@@ -192,6 +192,11 @@ export interface RejoinResult {
  * verifies its effect before it resolves; failures throw a NinesError naming the node.
  */
 export interface ReplicationRecovery {
+  /**
+   * Replicas can be pointed at the candidate before it is promoted (MariaDB: its binlog serves them, they get its
+   * writes once it is writable), so the controller repoints them while it promotes.
+   */
+  readonly repointsBeforePromotion?: boolean;
   /** Pure: a node's position as the monitor last observed it (for the live failover plan). */
   observedPosition(node: string, observation: NodeObservation | undefined): ReplicationPosition;
   /** Pure: how commits were acknowledged, from the last observations (primary: by its key host:port). */

@@ -83,6 +83,8 @@ export class FailoverExecutor {
   private readonly d: ExecutorDeps;
   private record: FailoverRecord;
   private readonly started: number;
+  /** Repoints started with the promotion (repointsBeforePromotion engines), awaited by the repoint step. */
+  private early: Promise<PromiseSettledResult<void>[]> | undefined;
 
   constructor(deps: ExecutorDeps, record: FailoverRecord) {
     this.d = deps;
@@ -335,6 +337,14 @@ export class FailoverExecutor {
       }
     }
     const followers = rest.filter((n) => positions.find((p) => p.node === key(n))?.reachable === true);
+    // Engines whose replicas can follow the candidate before it is promoted (MariaDB: its binlog serves them)
+    // repoint them meanwhile: a replica whose STOP SLAVE waits for an IO thread stuck connecting to a dead host
+    // does not add its wait to the promotion's.
+    if (this.d.recovery.repointsBeforePromotion === true) {
+      this.early = Promise.allSettled(
+        rest.map((n) => this.d.recovery.repoint(this.ctx(), n, candidate, this.d.timeouts.verbMs)),
+      );
+    }
     const promoted = await this.d.recovery.promote(this.ctx(), candidate, followers, this.d.timeouts.verbMs);
     this.d.inventory.updateNode(this.d.spec.name, candidate, { role: 'primary', state: 'ok' });
     this.log(`${cand} promoted: ${promoted.label}`);
@@ -347,9 +357,12 @@ export class FailoverExecutor {
     const cand = this.record.candidate as string;
     const primary = this.node(cand);
     const rest = this.others([cand, this.record.oldPrimary]);
-    const results = await Promise.allSettled(
-      rest.map((n) => this.d.recovery.repoint(this.ctx(), n, primary, this.d.timeouts.verbMs)),
-    );
+    const early = this.early;
+    this.early = undefined;
+    const results = await (early ??
+      Promise.allSettled(
+        rest.map((n) => this.d.recovery.repoint(this.ctx(), n, primary, this.d.timeouts.verbMs)),
+      ));
     const repointed: string[] = [];
     const failed: string[] = [];
     results.forEach((r, i) => {

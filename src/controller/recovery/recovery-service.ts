@@ -115,8 +115,8 @@ interface ClusterRecovery extends Announced {
   readonly detector: Detector;
   /** The last observation of each node that reached it (the ack state at the moment of failure). */
   /**
-   * Every node's observation from the latest snapshot in which the primary answered: how commits were
-   * acknowledged when it was last seen (the replicas' semi-sync/sync state right before the failure).
+   * Every node's observation from the latest snapshot in which the primary was healthy: how commits were
+   * acknowledged right before the failure (the replicas' semi-sync/sync state).
    */
   ackBasis: Map<string, NodeObservation | undefined>;
   /** A starting failover (the preflight runs): no second one meanwhile. */
@@ -251,13 +251,6 @@ export class RecoveryService {
     const s = this.state(snapshot.cluster);
     s.snapshot = snapshot;
     s.proxies = proxies;
-    const primary = this.primaryOf(snapshot.cluster);
-    if (
-      primary !== undefined &&
-      snapshot.nodes.some((n) => keyOf(n) === primary && n.observation?.reachable === true)
-    ) {
-      s.ackBasis = new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation]));
-    }
     if (s.evaluating) {
       s.pending = true;
       return;
@@ -333,6 +326,12 @@ export class RecoveryService {
       now: this.now,
     });
     const primarySnap = snapshot.nodes.find((n) => keyOf(n) === primary);
+    // How commits were acknowledged is taken from the last tick the primary was seen healthy by everyone: once
+    // trouble starts (a partition, say), the replicas' and the primary's own view of who acknowledges fades
+    // before the failure is declared.
+    if (detection.action === 'healthy' && primarySnap?.observation?.reachable === true) {
+      s.ackBasis = new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation]));
+    }
     this.announcer.settle(spec, s, detection);
     if (detection.action !== 'failed' && detection.action !== 'unreachable-from-controller') return;
     const maintenance =

@@ -634,6 +634,7 @@ async function rebuild(ctx: RecoveryContext, node: NodeSpec, primary: NodeSpec):
 }
 
 export const mariadbRecovery: ReplicationRecovery = {
+  repointsBeforePromotion: true,
   observedPosition,
   ackState,
   errantTransactions,
