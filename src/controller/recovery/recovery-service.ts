@@ -291,6 +291,13 @@ export class RecoveryService {
     };
   }
 
+  private keepAckBasis(s: ClusterRecovery, snapshot: ClusterSnapshot, primary: string): void {
+    const p = snapshot.nodes.find((n) => keyOf(n) === primary);
+    if (p?.observation?.reachable === true) {
+      s.ackBasis = new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation]));
+    }
+  }
+
   private async evaluate(cluster: string, s: ClusterRecovery): Promise<void> {
     const snapshot = s.snapshot;
     if (!snapshot || !this.o.store.inventory.hasCluster(cluster)) return;
@@ -329,9 +336,7 @@ export class RecoveryService {
     // How commits were acknowledged is taken from the last tick the primary was seen healthy by everyone: once
     // trouble starts (a partition, say), the replicas' and the primary's own view of who acknowledges fades
     // before the failure is declared.
-    if (detection.action === 'healthy' && primarySnap?.observation?.reachable === true) {
-      s.ackBasis = new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation]));
-    }
+    if (detection.action === 'healthy') this.keepAckBasis(s, snapshot, primary);
     this.announcer.settle(spec, s, detection);
     if (detection.action !== 'failed' && detection.action !== 'unreachable-from-controller') return;
     const maintenance =
