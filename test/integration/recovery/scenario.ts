@@ -313,12 +313,12 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       // resumes where it froze (writable) until nines fences it on its first answer: that window is measured and
       // bounded (nothing routes writes to it any more, and it acknowledges none: no replica acknowledges it).
       const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(120_000) });
-      let samples: WritableSample[] = [];
-      try {
-        await waitRejoined(old, since);
-      } finally {
-        samples = await sampler.stop();
-      }
+      const rejoined = await waitRejoined(old, since).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const samples = await sampler.stop();
+      if (rejoined !== undefined) throw rejoined;
       const two = samples.filter((x) => x.writable.length > 1);
       if (fault === 'freeze') {
         const window = two.length === 0 ? 0 : (two.at(-1)?.at ?? 0) - (two[0]?.at ?? 0) + 100;
