@@ -315,7 +315,7 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(120_000) });
       const rejoined = await waitRejoined(old, since).then(
         () => undefined,
-        (err: unknown) => err,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
       );
       const samples = await sampler.stop();
       if (rejoined !== undefined) throw rejoined;
