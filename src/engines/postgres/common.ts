@@ -6,6 +6,12 @@ import { nodeAddress, type EngineContext } from '../engine.ts';
 import { PG_USERS } from './config.ts';
 import { withSql, type SqlClient, type SqlTarget } from './sql.ts';
 
+/**
+ * What the node-level helpers need of a context. Deploy jobs (EngineContext) and the failover verbs
+ * (RecoveryContext) both have it; nothing here renders pg_hba (that needs EngineContext.controllerAddress).
+ */
+export type NodeContext = Pick<EngineContext, 'spec' | 'hosts' | 'log' | 'signal'>;
+
 export function adminTarget(spec: ClusterSpec, node: NodeSpec): SqlTarget {
   return { host: node.host, port: node.port, user: PG_USERS.admin, password: spec.credentials.admin };
 }
@@ -16,7 +22,7 @@ export function sameNode(a: Pick<NodeSpec, 'host' | 'port'>, b: Pick<NodeSpec, '
 
 /** Runs fn as the admin user on `node` over one short connection. */
 export function asAdmin<T>(
-  ctx: EngineContext,
+  ctx: Pick<EngineContext, 'spec' | 'signal'>,
   node: NodeSpec,
   fn: (client: SqlClient) => Promise<T>,
 ): Promise<T> {

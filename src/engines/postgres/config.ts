@@ -25,6 +25,8 @@ export interface PgPaths {
   readonly hbaFile: string;
   /** The replication password for pg_basebackup and the WAL receiver (0600, postgres). */
   readonly pgpass: string;
+  /** The admin password while pg_rewind runs (0600, postgres; removed afterwards). */
+  readonly rewindPgpass: string;
   /** The Debian systemd unit, for hosts where systemd runs. */
   readonly unit: string;
 }
@@ -41,6 +43,7 @@ export function pgPaths(version: string): PgPaths {
     standbyDropIn: `${confDir}/conf.d/60-nines-standby.conf`,
     hbaFile: `${confDir}/pg_hba.conf`,
     pgpass: '/var/lib/postgresql/.pgpass-nines',
+    rewindPgpass: '/var/lib/postgresql/.pgpass-nines-rewind',
     unit: `postgresql@${version}-main`,
   };
 }
@@ -106,6 +109,10 @@ export function renderMainDropIn(spec: ClusterSpec, node: NodeSpec): string {
     ['max_replication_slots', String(senders)],
     // A slot of a standby gone for good must not fill the disk.
     ['max_slot_wal_keep_size', confString('1GB')],
+    // pg_rewind reads a former primary's WAL back to the last checkpoint before the timelines forked, and the
+    // rewound node then needs the new primary's WAL from the fork on: keep some past WAL on every node so a
+    // rejoin finds both instead of falling back to a full base backup.
+    ['wal_keep_size', confString('512MB')],
     ['hot_standby', 'on'],
     ['hot_standby_feedback', 'on'],
     // Fast detection of dead peers on both ends of a replication connection.
@@ -213,6 +220,15 @@ export function renderStandbyDropIn(spec: ClusterSpec, node: NodeSpec, primary: 
 export function renderPgpass(spec: ClusterSpec): string {
   const user = pgpassField(PG_USERS.replication, 'user');
   return `*:*:*:${user}:${pgpassField(spec.credentials.replication, 'credentials.replication')}\n`;
+}
+
+/**
+ * A passfile for the admin user (pg_rewind reads the source's files as a superuser). Holds a secret: written
+ * 0600 just before pg_rewind runs and removed right after.
+ */
+export function renderAdminPgpass(spec: ClusterSpec): string {
+  const user = pgpassField(PG_USERS.admin, 'user');
+  return `*:*:*:${user}:${pgpassField(spec.credentials.admin, 'credentials.admin')}\n`;
 }
 
 /** Every non-secret file of the node, the standby drop-in for nodes other than the spec's primary. */

@@ -14,7 +14,7 @@ import {
   slotName,
   specPrimary,
 } from './config.ts';
-import { asAdmin, eachNode, pollUntil, sameNode } from './common.ts';
+import { asAdmin, eachNode, pollUntil, sameNode, type NodeContext } from './common.ts';
 import { discover } from './discover.ts';
 import {
   cloneFrom,
@@ -32,12 +32,12 @@ import {
 const STREAMING_TIMEOUT_MS = 60_000;
 const MARKER_TIMEOUT_MS = 30_000;
 
-function exec(ctx: EngineContext, node: NodeSpec): Executor {
+function exec(ctx: NodeContext, node: NodeSpec): Executor {
   return ctx.hosts.executor(node.host);
 }
 
 /** Reachable, package installed (apt when missing), port free unless our own server holds it. */
-export async function checkNode(ctx: EngineContext, node: NodeSpec): Promise<NodeProbe> {
+export async function checkNode(ctx: NodeContext, node: NodeSpec): Promise<NodeProbe> {
   const ex = exec(ctx, node);
   let probe = await probeNode(ex, ctx.spec, node, ctx.signal);
   if (!probe.packageInstalled) {
@@ -111,7 +111,10 @@ async function setupPrimary(ctx: EngineContext, primary: NodeSpec): Promise<void
   await psql(exec(ctx, primary), ctx.spec, primary, sql);
 }
 
-async function systemIdentifier(ctx: EngineContext, primary: NodeSpec): Promise<string> {
+export async function systemIdentifier(
+  ctx: Pick<NodeContext, 'spec' | 'signal'>,
+  primary: NodeSpec,
+): Promise<string> {
   const rows = await asAdmin(ctx, primary, (c) =>
     c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()'),
   );
@@ -119,7 +122,7 @@ async function systemIdentifier(ctx: EngineContext, primary: NodeSpec): Promise<
 }
 
 /** Ends a walsender still holding the slot (a clone that died with its host), so the slot can be reused. */
-async function releaseSlot(ctx: EngineContext, primary: NodeSpec, slot: string): Promise<void> {
+export async function releaseSlot(ctx: NodeContext, primary: NodeSpec, slot: string): Promise<void> {
   await asAdmin(ctx, primary, (c) =>
     c.query(
       'SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL',
@@ -165,11 +168,25 @@ export async function provisionStandby(
     await applyConfig(ctx, node, probe);
     return;
   }
+  await cloneStandby(ctx, node, primary, probe);
+}
+
+/**
+ * Replaces `node`'s data by a fresh base backup of `primary` (through the node's slot, which must exist) and
+ * starts it as a standby. The node's configuration files are left as they are (the caller wrote them).
+ */
+export async function cloneStandby(
+  ctx: NodeContext,
+  node: NodeSpec,
+  primary: NodeSpec,
+  probe: NodeProbe,
+): Promise<void> {
+  const ex = exec(ctx, node);
   ctx.log(`${nodeAddress(node)}: cloning from ${nodeAddress(primary)} (pg_basebackup)`);
   await releaseSlot(ctx, primary, slotName(node));
-  await wipeData(ex, ctx.spec, probe);
-  await cloneFrom(ex, ctx.spec, node, primary);
-  await service(ex, ctx.spec, 'start', probe.systemd);
+  await wipeData(ex, ctx.spec, probe, ctx.signal);
+  await cloneFrom(ex, ctx.spec, node, primary, ctx.signal);
+  await service(ex, ctx.spec, 'start', probe.systemd, { signal: ctx.signal });
 }
 
 interface ReplicationRow {

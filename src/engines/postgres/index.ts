@@ -8,6 +8,7 @@ import { discover } from './discover.ts';
 import { addNode, removeNode } from './nodes.ts';
 import { openPostgresProbe } from './probe.ts';
 import { openPostgresQueryInsight } from './queries.ts';
+import { postgresRecovery } from './recovery.ts';
 
 export const postgresEngine: Engine & {
   /** controllerAddress goes into pg_hba.conf (admin and monitor users); without it those lines are omitted. */
@@ -24,6 +25,7 @@ export const postgresEngine: Engine & {
   removeNode,
   openProbe: openPostgresProbe,
   openQueryInsight: openPostgresQueryInsight,
+  recovery: postgresRecovery,
 };
 
 export { connectSql, withSql, sqlError } from './sql.ts';

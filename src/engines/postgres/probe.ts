@@ -1,11 +1,13 @@
 // The PostgreSQL node probe: one persistent connection as the monitor user (pg_monitor), and per observe() one
 // SELECT returning everything — recovery state, timeline, LSNs, the WAL receiver, replay age, replication slots with
-// the WAL they retain, connections, the transaction counter and the oldest running client statement. Mapping
+// the WAL they retain, connections, the transaction counter, the oldest running client statement,
+// synchronous_standby_names and, on a primary, its WAL senders (pg_stat_replication). Mapping
 // the row to an observation is pure and unit-tested.
 import type {
   PostgresReplication,
   PostgresServerObservation,
   PostgresSlot,
+  PostgresStandbyState,
 } from '../../core/monitor/observation.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import { counterRate, round, type CounterReading } from '../../core/counter-rate.ts';
@@ -46,7 +48,12 @@ SELECT s.rec AS in_recovery,
   (SELECT COALESCE(json_agg(json_build_object('name', slot_name, 'type', slot_type, 'active', active,
       'restart_lsn', restart_lsn::text, 'wal_status', wal_status,
       'retained', pg_wal_lsn_diff(s.pos, restart_lsn)::float8) ORDER BY slot_name), '[]'::json)
-    FROM pg_replication_slots) AS slots
+    FROM pg_replication_slots) AS slots,
+  current_setting('synchronous_standby_names') AS synchronous_standby_names,
+  CASE WHEN s.rec THEN NULL ELSE (SELECT COALESCE(json_agg(json_build_object('application_name', application_name,
+      'address', host(client_addr), 'state', state, 'sync_state', sync_state, 'sent_lsn', sent_lsn::text,
+      'flush_lsn', flush_lsn::text, 'replay_lsn', replay_lsn::text) ORDER BY application_name, pid), '[]'::json)
+    FROM pg_stat_replication) END AS standbys
 FROM s LEFT JOIN pg_stat_wal_receiver r ON true`;
 
 export interface PostgresProbeRow {
@@ -71,6 +78,19 @@ export interface PostgresProbeRow {
   readonly xacts: number | null;
   readonly longest_query_seconds: number | null;
   readonly slots: readonly SlotJson[] | null;
+  readonly synchronous_standby_names: string | null;
+  /** pg_stat_replication on a primary (null on a standby). */
+  readonly standbys: readonly StandbyJson[] | null;
+}
+
+export interface StandbyJson {
+  readonly application_name: string;
+  readonly address: string | null;
+  readonly state: string | null;
+  readonly sync_state: string | null;
+  readonly sent_lsn: string | null;
+  readonly flush_lsn: string | null;
+  readonly replay_lsn: string | null;
 }
 
 interface SlotJson {
@@ -138,6 +158,19 @@ export function postgresSlots(slots: readonly SlotJson[] | null): PostgresSlot[]
   }));
 }
 
+/** pg_stat_replication rows (a primary's WAL senders, pg_basebackup's included) as observed standbys. */
+export function postgresStandbys(rows: readonly StandbyJson[] | null | undefined): PostgresStandbyState[] {
+  return (rows ?? []).map((r) => ({
+    applicationName: r.application_name,
+    address: r.address,
+    state: r.state ?? 'unknown',
+    syncState: r.sync_state ?? 'async',
+    sentLsn: r.sent_lsn,
+    flushLsn: r.flush_lsn,
+    replayLsn: r.replay_lsn,
+  }));
+}
+
 function serverObservation(row: PostgresProbeRow): PostgresServerObservation {
   return {
     timeline: row.in_recovery
@@ -145,6 +178,8 @@ function serverObservation(row: PostgresProbeRow): PostgresServerObservation {
       : (row.wal_timeline ?? row.checkpoint_timeline),
     currentLsn: row.current_lsn,
     slots: postgresSlots(row.slots),
+    synchronousStandbyNames: row.synchronous_standby_names ?? '',
+    ...(row.in_recovery ? {} : { standbys: postgresStandbys(row.standbys) }),
   };
 }
 

@@ -8,7 +8,7 @@ import type { Executor } from '../../hosts/executor.ts';
 import type { ConfigFile } from '../engine.ts';
 import { PG_USERS, pgPaths, slotName, type PgPaths } from './config.ts';
 
-const RUN_AS_POSTGRES = ['env', '-C', '/', 'runuser', '-u', 'postgres', '--'];
+export const RUN_AS_POSTGRES = ['env', '-C', '/', 'runuser', '-u', 'postgres', '--'];
 
 /** What one node looks like before we touch it. */
 export interface NodeProbe {
@@ -125,10 +125,16 @@ export type ServiceAction = 'start' | 'stop' | 'reload';
  * The one place that chooses how the server is run: the Debian unit where systemd is PID 1, pg_ctl otherwise
  * (pg_ctl -w manages its own pidfile and waits until the server accepts connections).
  */
-export function serviceArgv(paths: PgPaths, action: ServiceAction, systemd: boolean): string[] {
+export function serviceArgv(
+  paths: PgPaths,
+  action: ServiceAction,
+  systemd: boolean,
+  waitSeconds = 60,
+): string[] {
   if (systemd) return ['systemctl', action, paths.unit];
   const pgCtl = `${paths.bin}/pg_ctl`;
   const common = ['-D', paths.dataDir];
+  const wait = ['-w', '-t', String(waitSeconds)];
   switch (action) {
     case 'start':
       return [
@@ -139,39 +145,46 @@ export function serviceArgv(paths: PgPaths, action: ServiceAction, systemd: bool
         `-c config_file=${paths.confDir}/postgresql.conf`,
         '-l',
         paths.logFile,
-        '-w',
-        '-t',
-        '60',
+        ...wait,
         'start',
       ];
     case 'stop':
-      return [...RUN_AS_POSTGRES, pgCtl, ...common, '-m', 'fast', '-w', '-t', '60', 'stop'];
+      return [...RUN_AS_POSTGRES, pgCtl, ...common, '-m', 'fast', ...wait, 'stop'];
     case 'reload':
       return [...RUN_AS_POSTGRES, pgCtl, ...common, 'reload'];
   }
 }
 
-async function logTail(ex: Executor, paths: PgPaths): Promise<string> {
+export async function logTail(ex: Executor, paths: PgPaths, timeoutMs = 60_000): Promise<string> {
   const r = await ex
-    .exec(['tail', '-n', '15', paths.logFile], { sudo: true, check: false })
+    .exec(['tail', '-n', '15', paths.logFile], { sudo: true, check: false, timeoutMs })
     .catch(() => null);
   return r?.stdout.trim() ?? '';
 }
 
-/** Start/stop/reload; a failure carries the tail of the server log. */
+/**
+ * Start/stop/reload; a failure carries the tail of the server log. `waitSeconds` bounds how long pg_ctl waits
+ * for the server to accept connections (start) or to stop (default 60; the command gets 30 s more).
+ */
 export async function service(
   ex: Executor,
   spec: ClusterSpec,
   action: ServiceAction,
   systemd: boolean,
+  options: { readonly waitSeconds?: number; readonly signal?: AbortSignal } = {},
 ): Promise<void> {
   const paths = pgPaths(spec.version);
+  const waitSeconds = options.waitSeconds ?? 60;
   try {
     if (action === 'start' && !systemd) {
       // After a host crash the pid in postmaster.pid may belong to another process of the new boot.
       await ex.exec(['sh', '-c', STALE_PID_SCRIPT, 'nines-stale-pid', paths.dataDir], { sudo: true });
     }
-    await ex.exec(serviceArgv(paths, action, systemd), { sudo: true, timeoutMs: 90_000 });
+    await ex.exec(serviceArgv(paths, action, systemd, waitSeconds), {
+      sudo: true,
+      timeoutMs: (waitSeconds + 30) * 1000,
+      signal: options.signal,
+    });
   } catch (err) {
     if (!isNinesError(err, 'NINES_E_COMMAND_FAILED')) throw err;
     const log = await logTail(ex, paths);
@@ -222,12 +235,21 @@ export async function psql(
 }
 
 /** Stops our server if it runs and empties the data directory (a standby about to be cloned again). */
-export async function wipeData(ex: Executor, spec: ClusterSpec, probe: NodeProbe): Promise<void> {
-  if (probe.running) await service(ex, spec, 'stop', probe.systemd);
+export async function wipeData(
+  ex: Executor,
+  spec: ClusterSpec,
+  probe: NodeProbe,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (probe.running) await service(ex, spec, 'stop', probe.systemd, { signal });
   const paths = pgPaths(spec.version);
   const script =
     'set -e; d=$1; mkdir -p "$d"; find "$d" -mindepth 1 -delete; chown postgres:postgres "$d"; chmod 700 "$d"';
-  await ex.exec(['sh', '-c', script, 'nines-wipe', paths.dataDir], { sudo: true, timeoutMs: 120_000 });
+  await ex.exec(['sh', '-c', script, 'nines-wipe', paths.dataDir], {
+    sudo: true,
+    timeoutMs: 120_000,
+    signal,
+  });
 }
 
 export function baseBackupArgv(spec: ClusterSpec, node: NodeSpec, primary: NodeSpec): string[] {
@@ -257,8 +279,14 @@ export function baseBackupArgv(spec: ClusterSpec, node: NodeSpec, primary: NodeS
 }
 
 /** pg_basebackup from the primary through the standby's slot, then standby.signal (last: marks a whole clone). */
-export async function cloneFrom(ex: Executor, spec: ClusterSpec, node: NodeSpec, primary: NodeSpec) {
+export async function cloneFrom(
+  ex: Executor,
+  spec: ClusterSpec,
+  node: NodeSpec,
+  primary: NodeSpec,
+  signal?: AbortSignal,
+) {
   const paths = pgPaths(spec.version);
-  await ex.exec(baseBackupArgv(spec, node, primary), { sudo: true, timeoutMs: 3_600_000 });
-  await ex.exec([...RUN_AS_POSTGRES, 'touch', `${paths.dataDir}/standby.signal`], { sudo: true });
+  await ex.exec(baseBackupArgv(spec, node, primary), { sudo: true, timeoutMs: 3_600_000, signal });
+  await ex.exec([...RUN_AS_POSTGRES, 'touch', `${paths.dataDir}/standby.signal`], { sudo: true, signal });
 }

@@ -50,6 +50,7 @@ wal_log_hints = on
 max_wal_senders = 16
 max_replication_slots = 16
 max_slot_wal_keep_size = '1GB'
+wal_keep_size = '512MB'
 hot_standby = on
 hot_standby_feedback = on
 wal_sender_timeout = '5s'

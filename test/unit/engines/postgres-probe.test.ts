@@ -1,5 +1,6 @@
-// PostgreSQL probe mapping (pure): the probe's row -> observation (primary with slots, standby with LSNs and lag),
-// transactions/s from two readings (own transaction subtracted, reset rebased).
+// PostgreSQL probe mapping (pure): the probe's row -> observation (primary with slots, synchronous_standby_names and
+// its WAL senders, standby with LSNs and lag), transactions/s from two readings (own transaction subtracted, reset
+// rebased).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { postgresObservation, type PostgresProbeRow } from '../../../src/engines/postgres/probe.ts';
@@ -36,6 +37,27 @@ const primaryRow: PostgresProbeRow = {
     },
     { name: 'nines_a', type: 'physical', active: true, restart_lsn: null, wal_status: null, retained: null },
   ],
+  synchronous_standby_names: 'ANY 1 ("n10_0_0_1", "n10_0_0_2", "n10_0_0_3")',
+  standbys: [
+    {
+      application_name: 'n10_0_0_2',
+      address: '10.0.0.2',
+      state: 'streaming',
+      sync_state: 'quorum',
+      sent_lsn: '0/5000060',
+      flush_lsn: '0/5000060',
+      replay_lsn: '0/5000000',
+    },
+    {
+      application_name: 'nines_clone',
+      address: '10.0.0.4',
+      state: 'backup',
+      sync_state: 'async',
+      sent_lsn: null,
+      flush_lsn: null,
+      replay_lsn: null,
+    },
+  ],
 };
 
 const standbyRow: PostgresProbeRow = {
@@ -57,6 +79,7 @@ const standbyRow: PostgresProbeRow = {
   receiver_slot: 'nines_b',
   primary_conninfo: 'host=10.0.0.9 port=5433',
   slots: [],
+  standbys: null,
 };
 
 test('a primary: role, timeline of its WAL, current LSN and slots with retained WAL', () => {
@@ -86,11 +109,78 @@ test('a primary: role, timeline of its WAL, current LSN and slots with retained 
           walStatus: null,
         },
       ],
+      synchronousStandbyNames: 'ANY 1 ("n10_0_0_1", "n10_0_0_2", "n10_0_0_3")',
+      standbys: [
+        {
+          applicationName: 'n10_0_0_2',
+          address: '10.0.0.2',
+          state: 'streaming',
+          syncState: 'quorum',
+          sentLsn: '0/5000060',
+          flushLsn: '0/5000060',
+          replayLsn: '0/5000000',
+        },
+        {
+          applicationName: 'nines_clone',
+          address: '10.0.0.4',
+          state: 'backup',
+          syncState: 'async',
+          sentLsn: null,
+          flushLsn: null,
+          replayLsn: null,
+        },
+      ],
     },
     connections: 5,
     maxConnections: 100,
     longestQuerySeconds: 3,
   });
+});
+
+test('an asynchronous primary with no standby attached: empty list, no WAL senders', () => {
+  const { reading } = postgresObservation(
+    { ...primaryRow, synchronous_standby_names: '', standbys: [] },
+    undefined,
+    1000,
+  );
+  assert.equal(reading.postgres?.synchronousStandbyNames, '');
+  assert.deepEqual(reading.postgres?.standbys, []);
+  // A NULL json_agg (no row) and a NULL setting read the same way.
+  const nulls = postgresObservation(
+    { ...primaryRow, synchronous_standby_names: null, standbys: null },
+    undefined,
+    1000,
+  );
+  assert.equal(nulls.reading.postgres?.synchronousStandbyNames, '');
+  assert.deepEqual(nulls.reading.postgres?.standbys, []);
+});
+
+test('a WAL sender row with unknown state and sync state reads as unknown / async', () => {
+  const row = {
+    ...primaryRow,
+    standbys: [
+      {
+        application_name: 'x',
+        address: null,
+        state: null,
+        sync_state: null,
+        sent_lsn: null,
+        flush_lsn: null,
+        replay_lsn: null,
+      },
+    ],
+  };
+  assert.deepEqual(postgresObservation(row, undefined, 1).reading.postgres?.standbys, [
+    {
+      applicationName: 'x',
+      address: null,
+      state: 'unknown',
+      syncState: 'async',
+      sentLsn: null,
+      flushLsn: null,
+      replayLsn: null,
+    },
+  ]);
 });
 
 test('a primary with default_transaction_read_only is read-only', () => {
@@ -116,7 +206,13 @@ test('a standby: WAL receiver, LSNs, lag, source from the receiver', () => {
     slotName: 'nines_b',
     upstreamLsn: '0/5000060',
   });
-  assert.deepEqual(reading.postgres, { timeline: 2, currentLsn: null, slots: [] });
+  // A standby keeps the list (it may be promoted) and has no WAL senders of its own to report.
+  assert.deepEqual(reading.postgres, {
+    timeline: 2,
+    currentLsn: null,
+    slots: [],
+    synchronousStandbyNames: 'ANY 1 ("n10_0_0_1", "n10_0_0_2", "n10_0_0_3")',
+  });
 });
 
 test('a standby without a WAL receiver: source from primary_conninfo, timeline from the checkpoint', () => {
