@@ -155,12 +155,39 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       ).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}\n${timeline(since)}`);
       });
-    const waitRejoined = async (node: string, since: number, timeoutMs = 90_000): Promise<void> => {
-      await poll(`${node} rejoined`, timeoutMs, () =>
-        Promise.resolve(events(since, 'node.rejoined').find((e) => e.data.node === node)),
+    /**
+     * The node rejoins as a replica. `allowDiverged`: a node that took a write no replica ever had (a thawed
+     * MariaDB primary commits the transaction it froze in once semi-sync gives up) is declared diverged instead;
+     * then `nines node rebuild` brings it back, as an operator would.
+     */
+    const waitRejoined = async (
+      node: string,
+      since: number,
+      timeoutMs = 90_000,
+      allowDiverged = false,
+    ): Promise<void> => {
+      const outcome = await poll(`${node} rejoined`, timeoutMs, () =>
+        Promise.resolve(
+          events(since).find(
+            (e) =>
+              e.data.node === node &&
+              (e.type === 'node.rejoined' || (allowDiverged && e.type === 'node.diverged')),
+          ),
+        ),
       ).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}\n${timeline(since)}`);
       });
+      if (outcome.type === 'node.diverged') {
+        console.error(`# ${o.type}: ${node} diverged (${outcome.message}); rebuilding it`);
+        const host = node.slice(0, node.lastIndexOf(':'));
+        const r = await t.cli(['node', 'rebuild', o.name, '--host', host, '--wait']);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${timeline(since)}`);
+        assert.ok(
+          events(since, 'node.rebuilt').some((e) => e.data.node === node),
+          timeline(since),
+        );
+        assert.equal(t.controller.recovery.status(o.name).nodes.length, 0, 'nothing left fenced or diverged');
+      }
       const roles = t.controller.store.inventory
         .listNodes(o.name)
         .map((n) => `${n.host}:${n.port} ${n.role ?? '-'}`)
@@ -313,7 +340,7 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       // resumes where it froze (writable) until nines fences it on its first answer: that window is measured and
       // bounded (nothing routes writes to it any more, and it acknowledges none: no replica acknowledges it).
       const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(120_000) });
-      const rejoined = await waitRejoined(old, since).then(
+      const rejoined = await waitRejoined(old, since, 90_000, fault === 'freeze').then(
         () => undefined,
         (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
       );
