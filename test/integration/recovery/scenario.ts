@@ -304,10 +304,16 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
      * A fault on the primary's host under load: a failover (done), writes back on the new primary with nothing
      * acknowledged lost and one writer at a time; then the fault is reverted and the old primary rejoins.
      */
+    /**
+     * `quiet`: no writes while the fault is on (a MariaDB primary cut off from its replicas under writes has its
+     * semi-sync fall back to asynchronous after rpl_semi_sync_master_timeout, and nines then refuses: the loss
+     * bound is no longer proven; see docs/failure-modes.md). Writes are checked after the failover instead.
+     */
     const faultCase = async (
       fault: 'poweroff' | 'freeze' | 'partition',
       revert: 'restart' | 'thaw' | 'heal',
       boundMs: number,
+      quiet = false,
     ): Promise<void> => {
       await poll('the cooldown of the last failover is over', 60_000, () =>
         Promise.resolve(t.controller.recovery.status(o.name).cooldownUntil === null ? true : undefined),
@@ -317,6 +323,29 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       const since = lastEventId();
       let faultAt = 0;
       try {
+        if (quiet) {
+          const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(120_000) });
+          await labFault(lab.inventory.name, host, fault);
+          const e = await waitFailover(since).catch(async (err: unknown) => {
+            await sampler.stop();
+            throw err;
+          });
+          assert.equal(e.type, 'failover.done', timeline(since));
+          const after = startWriteLoad(endpoint(), { rate: 20, maxMs: ms(30_000), firstId: nextId });
+          nextId += 1_000_000;
+          await poll('writes through the endpoint after the failover', 20_000, () =>
+            Promise.resolve(after.acked.length >= 20 ? true : undefined),
+          ).finally(() => after.stop());
+          assert.notEqual(primary(), old);
+          await assertNoLoss(await after.stop(), primary());
+          assertOneWriter(await sampler.stop());
+        } else {
+          await loaded();
+        }
+      } finally {
+        await labFault(lab.inventory.name, host, revert);
+      }
+      async function loaded(): Promise<void> {
         const { load, samples } = await underLoad(
           async () => {
             faultAt = Date.now();
@@ -333,8 +362,6 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
         assert.ok(gap.ms < ms(boundMs), `writes stalled ${gap.ms} ms\n${timeline(since)}`);
         await assertNoLoss(load, now);
         assertOneWriter(samples);
-      } finally {
-        await labFault(lab.inventory.name, host, revert);
       }
       // Back: the old primary rejoins as a replica. A crashed or powered-off one comes back read-only; a thawed one
       // resumes where it froze (writable) until nines fences it on its first answer: that window is measured and
@@ -369,7 +396,7 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
     });
 
     test('primary partitioned from replicas and proxies (the controller still reaches it): failover, fenced through the controller', async () => {
-      await faultCase('partition', 'heal', 30_000);
+      await faultCase('partition', 'heal', 30_000, o.type === 'mariadb-replication');
     });
 
     test('switchover under writes: zero loss, the old primary follows the new one', async () => {
