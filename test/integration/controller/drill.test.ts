@@ -139,8 +139,22 @@ function assertRecovered(run: DrillRunReport, fault: string): void {
   assert.ok(run.rtoMs !== null && run.rtoMs > 0 && run.rtoMs < ms(30_000), `RTO ${run.rtoMs} ms`);
   assert.ok(run.firstAckAfterMs !== null && run.firstAckAfterMs > 0, 'writes acknowledged after the fault');
   assert.deepEqual(run.writes.lostAcknowledged, [], 'no acknowledged write lost');
-  assert.equal(run.writable.maxWritable, 1, JSON.stringify(run.writable.proven));
-  assert.equal(run.writable.oldPrimaryAfterRevert, 0, 'the old primary never writable after the revert');
+  if (fault === 'freeze') {
+    // A frozen primary resumes writable at thaw until nines fences it on its first answer (docs/failure-modes.md):
+    // any overlap involves the old primary only and is short.
+    for (const w of run.writable.proven) {
+      assert.ok(
+        w.nodes.includes(run.oldPrimary ?? ''),
+        `only the frozen node overlaps: ${JSON.stringify(w)}`,
+      );
+      assert.ok(w.ms <= ms(2000), `overlap of ${w.ms} ms: ${JSON.stringify(w)}`);
+    }
+  } else {
+    assert.equal(run.writable.maxWritable, 1, JSON.stringify(run.writable.proven));
+  }
+  if (fault !== 'freeze') {
+    assert.equal(run.writable.oldPrimaryAfterRevert, 0, 'the old primary never writable after the revert');
+  }
   const types = run.timeline.map((e) => e.type);
   for (const type of ['drill.fault', 'failover.detected', 'failover.done', 'drill.reverted', 'node.rejoined'])
     assert.ok(types.includes(type), `${type} in the timeline: ${types.join(', ')}`);
@@ -300,7 +314,7 @@ for (const o of TYPES) {
 
     const other = o.type === 'mariadb-replication' ? 'partition' : 'freeze';
     test(
-      `${other} with automatic failover (API): every stage, the old primary never writable again`,
+      `${other} with automatic failover (API): every stage; the old primary fenced (a thawed one at its first answer)`,
       { skip: noVerbs },
       async () => {
         const { job } = await t.api<{ job: { id: number } }>('POST', `/clusters/${o.name}/drill`, {
