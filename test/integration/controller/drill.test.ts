@@ -288,10 +288,17 @@ for (const o of TYPES) {
       ? false
       : `${o.type} has no failover verbs (Engine.recovery) on this branch yet`;
 
+    /** The monitor sees the cluster healthy again (an earlier case's thawed primary may still be recovering). */
+    const healthy = (): Promise<unknown> =>
+      poll('the cluster healthy', 60_000, () =>
+        Promise.resolve(t.controller.monitor.status(o.name).state === 'healthy' ? true : undefined),
+      );
+
     test(
       'crash twice with automatic failover (CLI --json): every stage, RTO, nothing lost, one writable node',
       { skip: noVerbs },
       async () => {
+        await healthy();
         const r = await t.cli(['drill', 'failover', o.name, '--fault', 'crash', '--repeat', '2', '--json']);
         assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
         const { job, report } = JSON.parse(r.stdout) as { job: { state: string }; report: DrillReport };
@@ -320,6 +327,7 @@ for (const o of TYPES) {
       `${other} with automatic failover (API): every stage; the old primary fenced (a thawed one at its first answer)`,
       { skip: noVerbs },
       async () => {
+        await healthy();
         const { job } = await t.api<{ job: { id: number } }>('POST', `/clusters/${o.name}/drill`, {
           fault: other,
           rate: 20,
