@@ -7,8 +7,12 @@ import { PATHS, commonServerEntries, generatedHeader, renderIni, type IniValue }
 
 /** Seconds without data from the primary before a replica reconnects (with a 1 s heartbeat). */
 export const SLAVE_NET_TIMEOUT_S = 5;
-/** How long a semi-sync primary waits for a replica's ACK before it falls back to asynchronous commits. */
-export const SEMI_SYNC_TIMEOUT_MS = 1000;
+/**
+ * How long a semi-sync primary waits for a replica's ACK before it falls back to asynchronous commits. MariaDB's
+ * default (10 s): a fallback makes every later failover unprovable (the loss bound is gone), so a replica slow to
+ * acknowledge under load must not cause one; commits stall this long only when no replica answers at all.
+ */
+export const SEMI_SYNC_TIMEOUT_MS = 10_000;
 
 function replicationEntries(spec: ClusterSpec): (readonly [string, IniValue])[] {
   const entries: (readonly [string, IniValue])[] = [

@@ -306,7 +306,7 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
      */
     /**
      * `quiet`: no writes while the fault is on (a MariaDB primary cut off from its replicas under writes has its
-     * semi-sync fall back to asynchronous after rpl_semi_sync_master_timeout, and nines then refuses: the loss
+     * semi-sync fall back to asynchronous after rpl_semi_sync_master_timeout (10 s; the isolation is declared within it, but under a loaded CI the two race), and nines then refuses: the loss
      * bound is no longer proven; see docs/failure-modes.md). Writes are checked after the failover instead.
      */
     const faultCase = async (

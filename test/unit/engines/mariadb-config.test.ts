@@ -68,7 +68,7 @@ test('a semi-sync node gets the full replication option file', () => {
       owner: 'root:root',
       content: `${HEADER}${COMMON}rpl_semi_sync_master_enabled = ON
 rpl_semi_sync_slave_enabled = ON
-rpl_semi_sync_master_timeout = 1000
+rpl_semi_sync_master_timeout = 10000
 rpl_semi_sync_master_wait_point = AFTER_SYNC
 `,
     },
