@@ -264,26 +264,35 @@ function acknowledges(o: NodeObservation | undefined, primary: string): boolean 
 }
 
 /**
- * Transactions `held` (the node's binlog) has that no known writer wrote: a domain's last GTID whose server id is
- * not a writer of `reference` (the old primary's last known position names the server ids that wrote its
- * domains) and whose sequence number goes beyond what the node applied from its source (`applied`: with
- * log_slave_updates a replica's binlog is what it applied, so anything beyond was written on it), or, for a node
- * without replication (`applied` null), beyond the reference. Sequence numbers of one domain are dense under
- * gtid_strict_mode, so the difference counts transactions. Without a reference nor an applied position nothing
- * can be told: 0.
+ * Transactions `held` (the node's binlog) has that no known writer wrote.
+ * - A replica (`applied` = its gtid_slave_pos): with log_slave_updates its binlog is what it applied plus what
+ *   was written on it, and a write on it carries its own server id (`ownServerId`): a domain's last GTID of its
+ *   own server id beyond what it applied counts. Nothing else does: its binlog moves a moment before
+ *   gtid_slave_pos while it applies (binlog write, then the commit), so a source's GTID one ahead is not errant.
+ * - A node without replication (`applied` null): a domain's last GTID whose server id is not a writer of
+ *   `reference` (the old primary's last known position names the server ids that wrote its domains) and whose
+ *   sequence number goes beyond it. Without a reference nothing can be told: 0.
+ * Sequence numbers of one domain are dense under gtid_strict_mode, so the difference counts transactions.
  */
 export function errantCount(
   held: GtidPosition,
   applied: GtidPosition | null,
   reference: GtidPosition | null,
+  ownServerId: number | null,
 ): number {
-  if (reference === null && applied === null) return 0;
-  const writers = new Set([...(reference?.values() ?? [])].map((e) => e.server));
   let count = 0n;
+  if (applied !== null) {
+    for (const e of held.values()) {
+      const base = applied.get(e.domain)?.seq ?? 0n;
+      if (e.server === ownServerId && e.seq > base) count += e.seq - base;
+    }
+    return Number(count);
+  }
+  if (reference === null) return 0;
+  const writers = new Set([...reference.values()].map((e) => e.server));
   for (const e of held.values()) {
-    if (writers.has(e.server)) continue;
-    const legit = (applied ?? reference)?.get(e.domain)?.seq ?? 0n;
-    if (e.seq > legit) count += e.seq - legit;
+    const base = reference.get(e.domain)?.seq ?? 0n;
+    if (!writers.has(e.server) && e.seq > base) count += e.seq - base;
   }
   return Number(count);
 }
@@ -297,7 +306,7 @@ export function errantTransactions(node: ReplicationPosition, referenceText: str
   if (held === null) return 0;
   const applied =
     node.role === 'replica' && node.appliedText !== null ? parseGtidPosition(node.appliedText) : null;
-  return errantCount(held, applied, reference);
+  return errantCount(held, applied, reference, extra.serverId ?? null);
 }
 
 /** Parses @@gtid_binlog_state: the last GTID of every (domain, server id) in the binlog. Null when malformed. */

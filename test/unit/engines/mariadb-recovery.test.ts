@@ -371,6 +371,7 @@ describe('ackState', () => {
 });
 
 describe('errant transactions', () => {
+  // The node is server 2.
   const table: [
     name: string,
     held: string,
@@ -380,18 +381,20 @@ describe('errant transactions', () => {
   ][] = [
     ['a healthy replica: its binlog is what it applied from the writer', '0-1-100', '0-1-100', '0-1-100', 0],
     ['the primary wrote more after its last observation: not errant', '0-1-105', '0-1-105', '0-1-100', 0],
-    ['3 local writes on a caught-up replica (server 2)', '0-2-103', '0-1-100', '0-1-100', 3],
+    ['3 local writes on a caught-up replica (its own server id)', '0-2-103', '0-1-100', '0-1-100', 3],
     ['5 local writes on a lagging replica: counted from what it applied', '0-2-103', '0-1-98', '0-1-150', 5],
-    ['a GTID of an earlier primary, below the reference: not errant', '0-3-90', '0-3-90', '0-1-100', 0],
-    ['a node without replication whose own writes go beyond the reference', '0-7-12', null, '0-1-10', 2],
-    ['nothing to compare with: 0', '0-7-12', null, null, 0],
+    ['local writes found without a reference too (switchover)', '0-2-101', '0-1-100', null, 1],
     [
-      'per domain: a domain the replica never applied from, written locally',
-      '0-1-100,1-2-7',
+      'applying under load: the binlog is one ahead of gtid_slave_pos for a moment, not errant',
+      '0-1-101',
       '0-1-100',
-      '0-1-100,1-1-5',
-      7,
+      null,
+      0,
     ],
+    ['a GTID of an earlier primary relayed by the source: not errant', '0-3-91', '0-3-90', '0-1-100', 0],
+    ['a node without replication whose own writes go beyond the reference', '0-7-12', null, '0-1-10', 2],
+    ['a node without replication, no reference: cannot tell', '0-7-12', null, null, 0],
+    ['a domain the replica never applied from, written locally', '0-1-100,1-2-7', '0-1-100', '0-1-100', 7],
   ];
   for (const [name, held, applied, reference, want] of table) {
     test(name, () => {
@@ -400,6 +403,7 @@ describe('errant transactions', () => {
           gtid(held),
           applied === null ? null : gtid(applied),
           reference === null ? null : gtid(reference),
+          2,
         ),
         want,
       );
