@@ -299,6 +299,9 @@ async function attach(
     return { ok: true, how: `already replicating from ${source}` };
   }
   if (!st.readOnly) await c.execute('SET GLOBAL read_only = ON', [], { timeoutMs: b.ms() });
+  // A replica has no semi-sync replicas of its own: with its master side on, the first transaction it applies
+  // would wait rpl_semi_sync_master_timeout for an ACK nobody sends. promote switches it on again.
+  await c.execute('SET GLOBAL rpl_semi_sync_master_enabled = OFF', [], { timeoutMs: b.ms() });
   const binlog = parseGtidPosition(st.gtidBinlogPos);
   const slave = parseGtidPosition(st.gtidSlavePos);
   if (binlog === null || slave === null) {
@@ -473,8 +476,8 @@ async function promote(
   _followers: readonly NodeSpec[],
   timeoutMs: number,
 ): Promise<ReplicationPosition> {
-  // Semi-sync is configured on both sides of every node: the followers acknowledge to the new primary as soon
-  // as they are repointed, nothing to set here.
+  // The followers acknowledge to the new primary as soon as they are repointed (their semi-sync slave side is on
+  // by their config); its master side is restored by ensureSemiSyncMaster.
   const key = nodeAddress(node);
   const b = new Budget(timeoutMs);
   return withAdmin(ctx.spec, node, b, async (c) => {
@@ -487,6 +490,7 @@ async function promote(
       await c.execute('STOP SLAVE', [], { timeoutMs: b.ms() });
       await c.execute('RESET SLAVE ALL', [], { timeoutMs: b.ms() });
     }
+    const semi = await ensureSemiSyncMaster(ctx.spec, c, key, b);
     await c.execute('SET GLOBAL read_only = OFF', [], { timeoutMs: b.ms() });
     st = await readState(c, b);
     if (st.replica || st.readOnly) {
@@ -495,9 +499,37 @@ async function promote(
         `not promoted: ${st.replica ? 'replication is still configured' : 'read_only is ON'}`,
       );
     }
-    ctx.log(`${key} promoted: writable, no replication, GTID ${st.gtidBinlogPos || '(empty)'}`);
+    ctx.log(`${key} promoted: writable, no replication, ${semi}, GTID ${st.gtidBinlogPos || '(empty)'}`);
     return positionOf(node, st);
   });
+}
+
+/**
+ * The semi-sync master side of a new primary, waiting for ACKs before it takes a write. As a replica it switched
+ * itself OFF the first time it applied a transaction (it had no semi-sync replicas of its own: the commit waited
+ * rpl_semi_sync_master_timeout, then fell back), and once OFF it comes back ON only when a replica's ACK catches
+ * up with it — in the lab 40 s after a promotion, all that time acknowledging commits nobody had received.
+ * Enabling it afresh starts it ON. Skipped when it is ON already (an idempotent re-run on a primary taking writes:
+ * switching it off then would release the commits waiting for an ACK).
+ */
+async function ensureSemiSyncMaster(
+  spec: ClusterSpec,
+  c: SqlClient,
+  key: string,
+  b: Budget,
+): Promise<string> {
+  if (spec.options.semiSync !== true) return 'asynchronous';
+  const status = async (): Promise<boolean> => {
+    const rows = await c.query("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'", [], {
+      timeoutMs: b.ms(),
+    });
+    return stringOf(rows[0]?.Value).toUpperCase() === 'ON';
+  };
+  if (await status()) return 'semi-sync master ON';
+  await c.execute('SET GLOBAL rpl_semi_sync_master_enabled = OFF', [], { timeoutMs: b.ms() });
+  await c.execute('SET GLOBAL rpl_semi_sync_master_enabled = ON', [], { timeoutMs: b.ms() });
+  if (!(await status())) throw failed(key, 'semi-sync master status is still OFF after enabling it');
+  return 'semi-sync master switched ON';
 }
 
 async function repoint(

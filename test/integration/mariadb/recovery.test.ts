@@ -357,6 +357,9 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
 
       await withSql(appAt(n(1)), (c) => c.execute('INSERT INTO app.t VALUES (102, ?)', ['on h2']));
       await waitRow(n(2), 102);
+      // The new primary waits for ACKs again (as a replica its semi-sync master side had switched itself off).
+      const semi = (await observe(n(1))).mariadb?.semiSync;
+      assert.deepEqual([semi?.masterEnabled, semi?.masterActive, semi?.clients], [true, true, 1]);
       await appWriteRefused(n(0), 103);
       assert.equal(await sourceOf(n(0)), null, 'the fenced old primary replicates from nobody yet');
       // Idempotent: a resumed failover runs the verbs again.
@@ -376,6 +379,13 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
       await waitRow(n(0), 102);
       assert.equal(await readOnly(n(0)), true);
       assert.equal((await rec.rejoin(ctx(), n(0), n(1), BOUND)).action, 'rejoined', 'idempotent');
+      const semi = (await observe(n(0))).mariadb?.semiSync;
+      assert.deepEqual(
+        [semi?.masterEnabled, semi?.slaveActive],
+        [false, true],
+        'a replica acknowledges, and waits for no ACK of its own',
+      );
+      assert.equal((await observe(n(1))).mariadb?.semiSync?.clients, 2);
       assert.deepEqual(await writable(), [key(n(1))]);
     },
   );
@@ -553,6 +563,8 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
       );
       await withSql(appAt(n(0)), (c) => c.execute('INSERT INTO app.t VALUES (500, ?)', ['after switchover']));
       for (const x of [n(1), n(2)]) await waitRow(x, 500);
+      const semi = (await observe(n(0))).mariadb?.semiSync;
+      assert.deepEqual([semi?.masterActive, semi?.clients], [true, 2], 'the new primary waits for ACKs');
       assert.deepEqual(
         await ids(n(2)),
         await ids(n(0)),
