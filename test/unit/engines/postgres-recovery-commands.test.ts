@@ -72,10 +72,16 @@ describe('the port check script against a local fake server', () => {
     const sockets = new Set<Socket>();
     const server = createServer((socket) => {
       sockets.add(socket);
-      socket.once('data', (data) => {
-        got.push(data);
+      // The startup packet may arrive in more than one chunk on a loaded machine: answer once it is whole.
+      let buffered = Buffer.alloc(0);
+      const onData = (data: Buffer): void => {
+        buffered = Buffer.concat([buffered, data]);
+        if (buffered.length < 4 || buffered.length < buffered.readUInt32BE(0)) return;
+        socket.off('data', onData);
+        got.push(buffered);
         if (reply) socket.write(reply);
-      });
+      };
+      socket.on('data', onData);
       socket.on('end', () => endings.push('end'));
       socket.on('error', (err: NodeJS.ErrnoException) => endings.push(err.code ?? 'error'));
     });
