@@ -3,7 +3,8 @@
 // in-process controller, on a fresh lab per (type, fault): 3 database nodes + 2 proxies with a virtual IP,
 // mariadb-replication with semi-sync, postgres-streaming with synchronous replication; the failover cooldown is 0
 // so the repeats fail over back to back.
-//   npm run bench -- failover [--repeat 10] [--faults crash,poweroff,freeze] [--types mariadb-replication,postgres-streaming] [--rate 20] [--timeout 120]
+//   npm run bench -- failover [--repeat 10] [--faults crash,poweroff,freeze] [--types mariadb-replication,postgres-streaming] [--rate 20] [--timeout 120] [--timeline]
+// --timeline prints each run's cluster events (ms after the fault): where the seconds of a failover go.
 // Needs root (lab hosts). Goals: crash p50 <= 3 s and max <= 6 s; poweroff p50 <= 5 s; freeze: a new primary
 // within 8 s and the frozen node never writable after it thaws; acknowledged writes lost 0; writable nodes at
 // once <= 1. Every failed run is printed with its stage and why. Ctrl-C cancels the drill (the fault is
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     types: { type: 'string', default: 'mariadb-replication,postgres-streaming' },
     rate: { type: 'string', default: '20' },
     timeout: { type: 'string', default: '120' },
+    timeline: { type: 'boolean', default: false },
   },
 });
 const repeat = Number(values.repeat);
@@ -173,6 +175,9 @@ function print(o: Outcome): void {
       `  run ${String(run.run).padStart(2)}  ${run.recovered ? 'recovered' : `FAILED at ${run.failedStage ?? '?'}`}  RTO ${sec(run.rtoMs).padStart(7)}  new primary after ${sec(run.newPrimaryAfterMs).padStart(7)}  rejoined after ${sec(run.rejoinedAfterMs).padStart(7)}  lost ${run.writes.lostAcknowledged?.length ?? '-'}  unacked present ${run.writes.unacknowledgedPresent ?? '-'}  max writable ${run.writable.maxWritable}`,
     );
     if (!run.recovered) console.log(`          why: ${run.reason}`);
+    if (values.timeline)
+      for (const e of run.timeline)
+        console.log(`          ${String(e.atMs).padStart(7)} ms  ${e.type}: ${e.message.slice(0, 160)}`);
   }
   const d = r.summary.rtoMs;
   console.log(

@@ -224,6 +224,22 @@ export interface ReplicationRecovery {
    * restart comes up as a standby, never a primary. Never throws on an unreachable node: `fenced: false`.
    */
   fence(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<FenceResult>;
+  /**
+   * Optional: a fenced node that does not answer is waited for (up to timeoutMs) and fenced at its first answer,
+   * before it serves anything else (MariaDB: a frozen server's kernel accepts the connection; the greeting comes
+   * at its thaw). The controller keeps one pending while a fenced node is silent. Never throws: `fenced: false`
+   * when it did not answer in time. PostgreSQL has none (its fence stops the server over SSH; a thawed synchronous
+   * primary cannot acknowledge a commit: its standbys follow another primary; the endpoint dropped it already).
+   */
+  fenceOnAnswer?(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<FenceResult>;
+  /**
+   * Optional, automatic failover only: a replica (the candidate first) stops receiving from the failed primary while
+   * that one is being fenced (what it received is final: the primary is unreachable from it, proven by the
+   * detection).
+   * MariaDB: STOP SLAVE IO_THREAD, which waits ~2 s for an IO thread stuck on a link to a host that vanished
+   * without a reset; done here it overlaps the fence instead of adding to the promotion. Idempotent.
+   */
+  stopReceiving?(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<void>;
   /** Waits until `node` applied everything it received (bounded); the fresh position. */
   waitApplied(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<ReplicationPosition>;
   /**

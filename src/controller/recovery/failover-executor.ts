@@ -57,6 +57,8 @@ export interface ExecutorDeps {
   updateEndpoint(ctx: EndpointContext, topology: Topology): Promise<EndpointResult>;
   /** Takes the old primary out of every proxy's write backend at once (runtime API), best effort. */
   cutWriter(server: string, signal: AbortSignal): Promise<string[]>;
+  /** The old primary could not be fenced (it did not answer): a fence waits for its first answer from now on. */
+  fenceWhenAnswers?(node: NodeSpec): void;
   readonly signal: AbortSignal;
   now(): number;
 }
@@ -259,6 +261,7 @@ export class FailoverExecutor {
       this.log(`candidate ${chosen.ranking}; ${chosen.rpo.reason}`);
     }
     const old = this.old;
+    const candidate = this.node(this.record.candidate as string);
     const [cut, fence] = await Promise.all([
       this.d
         .cutWriter(serverName(old), this.d.signal)
@@ -270,6 +273,9 @@ export class FailoverExecutor {
         : this.d.recovery
             .fence(this.ctx(), old, this.d.timeouts.fenceMs)
             .then((f) => ({ ...f, position: undefined })),
+      // Overlaps the fence: the replicas' waits for their links to the dead primary to stop (promote and repoint
+      // repeat it). The candidate's is on the promotion's path and awaited; the others' repoints wait for theirs.
+      this.record.kind === 'switchover' ? undefined : this.stopReceiving(candidate, old),
     ]);
     this.log(`endpoint: ${cut.join('; ') || 'old primary out of the write backends'}`);
     if (!fence.fenced) {
@@ -292,6 +298,7 @@ export class FailoverExecutor {
       now: this.d.now(),
     });
     this.d.inventory.updateNode(this.d.spec.name, old, { role: null, state: 'fenced' });
+    if (!fence.fenced) this.d.fenceWhenAnswers?.(old);
     this.advance('fenced', {
       data: {
         fence: fence.how,
@@ -303,6 +310,22 @@ export class FailoverExecutor {
           : {}),
       },
     });
+  }
+
+  private async stopReceiving(candidate: NodeSpec, old: NodeSpec): Promise<void> {
+    const stop = this.d.recovery.stopReceiving?.bind(this.d.recovery);
+    if (!stop) return;
+    const one = async (n: NodeSpec): Promise<void> => {
+      try {
+        await stop(this.ctx(), n, this.d.timeouts.verbMs);
+      } catch (err) {
+        this.log(
+          `${key(n)}: could not stop receiving early (${toNinesError(err).message}); promote or repoint does it`,
+        );
+      }
+    };
+    for (const n of this.others([key(candidate), key(old)])) void one(n);
+    await one(candidate);
   }
 
   // ---- fenced -> caught-up

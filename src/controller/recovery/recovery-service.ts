@@ -209,7 +209,10 @@ export class RecoveryService {
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), STOP_WAIT_MS);
     });
-    const outcome = await Promise.race([Promise.allSettled([...running, ...evaluating]), late]);
+    const outcome = await Promise.race([
+      Promise.allSettled([...running, ...evaluating, this.rejoins.drain()]),
+      late,
+    ]);
     clearTimeout(timer);
     if (outcome === 'late') this.o.logger.warn(`recovery did not stop within ${STOP_WAIT_MS} ms; leaving it`);
   }
@@ -474,6 +477,7 @@ export class RecoveryService {
       excluded: excludedNodes(this.repo.nodeStates(spec.name), s.snapshot, this.now()),
       updateEndpoint: (ctx, topology) => updateEndpoint(ctx, topology),
       cutWriter: (server, sig) => cutWriter(spec, hosts, server, sig, this.o.config.portCheckMs),
+      fenceWhenAnswers: (node) => this.rejoins.fenceWhenAnswers(spec, recovery, node),
       signal,
       now: this.now,
     };

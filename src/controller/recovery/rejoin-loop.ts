@@ -39,6 +39,8 @@ interface Attempt {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** Bound of one pending fence of a silent fenced node (renewed while it stays silent). */
+const STANDING_FENCE_MS = 5000;
 /** Bound on the SSH login that tells whether a fenced node's host is back. */
 const HOST_CHECK_MS = 3000;
 
@@ -50,6 +52,9 @@ function notBackYet(code: string): boolean {
 export class RejoinLoop {
   private readonly d: RejoinDeps;
   private readonly attempts = new Map<string, Attempt>();
+  private readonly standing = new Map<string, Promise<void>>();
+  /** Per cluster/node: the last snapshot did not reach it. */
+  private readonly silent = new Map<string, boolean>();
 
   constructor(deps: RejoinDeps) {
     this.d = deps;
@@ -70,7 +75,10 @@ export class RejoinLoop {
         continue;
       }
       const obs = snapshot.nodes.find((n) => nodeKey(n) === st.node)?.observation;
+      const id = `${spec.name}/${st.node}`;
+      this.silent.set(id, obs?.reachable !== true);
       if (obs?.reachable === true && obs.readOnly === false) await this.refence(spec, recovery, st, node);
+      else if (obs?.reachable !== true) this.standingFence(spec, recovery, st, node);
       if (st.state === 'fenced' && !failoverRunning) this.maybeRejoin(spec, recovery, st, node);
     }
   }
@@ -91,6 +99,61 @@ export class RejoinLoop {
         : `${st.node} (${st.state}) accepts writes and could not be fenced: ${f.how}`,
       data: { node: st.node, fenced: f.fenced, how: f.how },
     });
+  }
+
+  /**
+   * A silent fenced node has one fence pending (engines with fenceOnAnswer): it fires at the node's first answer
+   * (a frozen primary's thaw), before a probe could see it writable. Renewed at once when one ends unanswered
+   * after its full bound while the node stays silent and fenced; one refused fast (a host up without its server)
+   * waits for the next pass.
+   */
+  private standingFence(
+    spec: ClusterSpec,
+    recovery: ReplicationRecovery,
+    st: NodeRecoveryRecord,
+    node: NodeSpec,
+  ): void {
+    const id = `${spec.name}/${st.node}`;
+    if (!recovery.fenceOnAnswer || this.standing.has(id)) return;
+    const stillSilent = (): boolean =>
+      !this.d.signal.aborted &&
+      this.silent.get(id) === true &&
+      this.d.repo.nodeStates(spec.name).some((n) => n.node === st.node);
+    const run = async (): Promise<void> => {
+      while (stillSilent()) {
+        const started = this.d.now();
+        const f = await recovery.fenceOnAnswer?.(this.d.ctx(spec), node, STANDING_FENCE_MS);
+        if (!f) return;
+        if (f.fenced) {
+          this.d.events.emit({
+            cluster: spec.name,
+            type: 'node.fenced',
+            severity: 'warning',
+            message: `${st.node} (${st.state}) answered again: fenced at once (${f.how})`,
+            data: { node: st.node, fenced: true, how: f.how },
+          });
+          return;
+        }
+        if (this.d.now() - started < STANDING_FENCE_MS / 2) return;
+      }
+    };
+    const pending = run()
+      .catch((err: unknown) => this.d.logger.warn({ err, node: st.node }, 'standing fence failed'))
+      .finally(() => this.standing.delete(id));
+    this.standing.set(id, pending);
+  }
+
+  /** The failover could not fence `node` (silent): its standing fence starts now, not at the next pass. */
+  fenceWhenAnswers(spec: ClusterSpec, recovery: ReplicationRecovery, node: NodeSpec): void {
+    const st = this.d.repo.nodeStates(spec.name).find((n) => n.node === nodeKey(node));
+    if (!st) return;
+    this.silent.set(`${spec.name}/${st.node}`, true);
+    this.standingFence(spec, recovery, st, node);
+  }
+
+  /** Settles when the pending fences did (each is bounded by STANDING_FENCE_MS). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.standing.values()]);
   }
 
   private maybeRejoin(

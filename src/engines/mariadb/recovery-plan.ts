@@ -388,6 +388,10 @@ export function portVerdict(exitCode: number): PortVerdict {
   return 'unknown';
 }
 
+/** Sessions whose commit waits for a replica's semi-sync ACK (MariaDB's stage "Waiting for semi-sync ACK from slave"). */
+export const SEMI_SYNC_WAITERS_SQL =
+  "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for semi-sync ACK%'";
+
 /**
  * Client sessions a fence kills: everything but the session running the fence, replication (the dump threads
  * that feed replicas, and this node's own replica threads) and the server's own threads.

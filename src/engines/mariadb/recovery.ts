@@ -23,26 +23,20 @@ import { NinesError, isNinesError } from '../../core/errors.ts';
 import { redactError } from '../../core/redact.ts';
 import { formatGtidPosition, gtidContains, parseGtidPosition } from '../../core/recovery/positions.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
-import type {
-  FenceResult,
-  RecoveryContext,
-  RejoinResult,
-  ReplicationPosition,
-  ReplicationRecovery,
-} from '../engine.ts';
+import type { RecoveryContext, RejoinResult, ReplicationPosition, ReplicationRecovery } from '../engine.ts';
 import { nodeAddress } from '../engine.ts';
 import { sameNode, sqlString } from '../mysql/config.ts';
 import { serverRunning, startServer, stopServer } from '../mysql/host.ts';
-import { adminEndpoint } from '../mysql/marker.ts';
 import { parseReplicationState, REPLICATION_STATE_SQL, type ReplicationState } from '../mysql/observe.ts';
 import { rootSql } from '../mysql/root-sql.ts';
-import { connectSql, sqlErrno, stringOf, type SqlClient } from '../mysql/sql.ts';
+import { stringOf, type SqlClient } from '../mysql/sql.ts';
 import { specSecrets } from '../mysql/users.ts';
 import { sleep } from '../mysql/wait.ts';
+import { Budget, bounded, failed, messageOf, open, timedOut, withAdmin } from './admin-session.ts';
+import { fence, fenceOnAnswer, fenceSession, waitGone } from './fence.ts';
 import { cloneFromPrimary, wipeDatadirArgv } from './clone.ts';
 import { TIMEOUTS } from './deploy.ts';
 import {
-  FENCE_SESSIONS_SQL,
   ackState,
   containment,
   errantTransactions,
@@ -68,87 +62,8 @@ import {
 } from './replication.ts';
 
 const POLL_MS = 20;
-/** Share of a fence's bound given to the SQL path; the rest is for stopping the server over SSH. */
-const FENCE_SQL_SHARE = 0.5;
 /** Time given to the SSH transport around the port check's own bound. */
 const PORT_CHECK_OVERHEAD_MS = 400;
-/** How long a fence waits for killed sessions to disappear (reported, not required). */
-const FENCE_GONE_WAIT_MS = 300;
-const UNKNOWN_THREAD = 1094;
-
-/** A verb's time: one deadline for every connect, statement and wait in it. */
-class Budget {
-  readonly #end: number;
-  readonly totalMs: number;
-  constructor(ms: number) {
-    this.totalMs = ms;
-    this.#end = Date.now() + ms;
-  }
-  left(): number {
-    return this.#end - Date.now();
-  }
-  /** What is left, at least 1 ms (a statement bound). */
-  ms(): number {
-    return Math.max(1, this.left());
-  }
-}
-
-function failed(node: string, detail: string, context: Record<string, unknown> = {}): NinesError {
-  return new NinesError('NINES_E_RECOVERY_FAILED', `${node}: ${detail}`, { context: { node, ...context } });
-}
-
-/** A deadline passed: the controller's own code for a failover step that did not complete in time. */
-function timedOut(node: string, detail: string, context: Record<string, unknown> = {}): NinesError {
-  return new NinesError('NINES_E_FAILOVER_TIMEOUT', `${node}: ${detail}`, { context: { node, ...context } });
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** `promise`, or a NINES_E_FAILOVER_TIMEOUT rejection after `ms` (the work itself goes on; its outcome is dropped). */
-async function bounded<T>(promise: Promise<T>, ms: number, node: string, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  promise.catch(() => undefined);
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(timedOut(node, `${what}: no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** One admin connection within the budget; a connection that completes after the bound is closed at once. */
-async function open(spec: ClusterSpec, node: NodeSpec, b: Budget): Promise<SqlClient> {
-  const ms = b.ms();
-  const pending = connectSql(adminEndpoint(spec, node), { connectTimeoutMs: ms, queryTimeoutMs: ms });
-  try {
-    return await bounded(pending, ms + 50, nodeAddress(node), 'connect');
-  } catch (err) {
-    void pending.then(
-      (c) => c.close(),
-      () => undefined,
-    );
-    throw err;
-  }
-}
-
-/** Runs fn on a fresh admin connection and always closes it (bounded: a dead server cannot hold the verb). */
-async function withAdmin<T>(
-  spec: ClusterSpec,
-  node: NodeSpec,
-  b: Budget,
-  fn: (c: SqlClient) => Promise<T>,
-): Promise<T> {
-  const c = await open(spec, node, b);
-  try {
-    return await fn(c);
-  } finally {
-    await bounded(c.close(), 300, nodeAddress(node), 'close').catch(() => undefined);
-  }
-}
 
 async function readState(c: SqlClient, b: Budget): Promise<ReplicationState> {
   // Sent back to back on one connection (pipelined): one round trip.
@@ -186,93 +101,6 @@ async function gtidWait(c: SqlClient, target: string, b: Budget): Promise<void> 
     return;
   }
   await c.query('SELECT MASTER_GTID_WAIT(?, ?) AS r', [target, ms / 1000], { timeoutMs: b.ms() });
-}
-
-/** Kills every client session (FENCE_SESSIONS_SQL); returns their ids. */
-async function killClients(c: SqlClient, b: Budget): Promise<number[]> {
-  const rows = await c.query(FENCE_SESSIONS_SQL, [], { timeoutMs: b.ms() });
-  const ids = rows.map((r) => Number(stringOf(r.id))).filter((id) => Number.isSafeInteger(id) && id > 0);
-  await Promise.all(
-    ids.map((id) =>
-      c.execute('KILL CONNECTION ?', [id], { timeoutMs: b.ms() }).catch((err: unknown) => {
-        // Gone meanwhile: nothing to kill.
-        if (sqlErrno(err) !== UNKNOWN_THREAD) throw err;
-      }),
-    ),
-  );
-  return ids;
-}
-
-/** Sessions of `ids` still present (a killed session rolls back, then disappears). */
-async function stillThere(c: SqlClient, ids: readonly number[], b: Budget): Promise<number> {
-  if (ids.length === 0) return 0;
-  const marks = ids.map(() => '?').join(', ');
-  const rows = await c.query(
-    `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${marks})`,
-    ids,
-    { timeoutMs: b.ms() },
-  );
-  return Number(stringOf(rows[0]?.n));
-}
-
-async function waitGone(c: SqlClient, ids: readonly number[], b: Budget, maxMs: number): Promise<number> {
-  const until = Date.now() + Math.min(maxMs, Math.max(0, b.left() - 50));
-  for (;;) {
-    const n = await stillThere(c, ids, b);
-    if (n === 0 || Date.now() >= until) return n;
-    await sleep(10);
-  }
-}
-
-/**
- * read_only=ON and every client session killed, verified. The sessions are killed before read_only as well: SET
- * GLOBAL read_only waits for running statements (at most lock_wait_timeout, 1 s here), and killed they end. Kill
- * and read_only are sent back to back, so a client reconnecting in between is caught by the second kill.
- */
-async function fenceSession(
-  c: SqlClient,
-  node: string,
-  b: Budget,
-): Promise<{ killed: number[]; readOnlyWas: boolean }> {
-  await c.execute('SET SESSION lock_wait_timeout = 1', [], { timeoutMs: b.ms() });
-  const [before] = await c.query('SELECT @@global.read_only AS ro', [], { timeoutMs: b.ms() });
-  const first = await killClients(c, b);
-  await c.execute('SET GLOBAL read_only = ON', [], { timeoutMs: b.ms() });
-  const second = await killClients(c, b);
-  const [row] = await c.query('SELECT @@global.read_only AS ro', [], { timeoutMs: b.ms() });
-  if (stringOf(row?.ro) !== '1') throw failed(node, 'read_only is still OFF after SET GLOBAL read_only = ON');
-  return { killed: [...new Set([...first, ...second])], readOnlyWas: stringOf(before?.ro) === '1' };
-}
-
-async function fenceOverSql(spec: ClusterSpec, node: NodeSpec, b: Budget): Promise<string> {
-  const key = nodeAddress(node);
-  return withAdmin(spec, node, b, async (c) => {
-    const { killed, readOnlyWas } = await fenceSession(c, key, b);
-    const left = await waitGone(c, killed, b, FENCE_GONE_WAIT_MS);
-    const ro = readOnlyWas ? 'read_only was already ON' : 'read_only=ON';
-    return `${ro}, ${killed.length} client connection(s) killed${left > 0 ? ` (${left} still closing)` : ''}`;
-  });
-}
-
-/**
- * The server stopped through its host (TERM, KILL after half of what is left), verified. Each step starts only
- * within the budget: a fence that already gave up (the host was frozen and answers later) must never stop a
- * server afterwards, when the controller has moved on.
- */
-async function stopOverSsh(ctx: RecoveryContext, node: NodeSpec, b: Budget): Promise<string> {
-  const key = nodeAddress(node);
-  const ex = ctx.hosts.executor(node.host);
-  const inTime = (what: string): void => {
-    if (b.left() <= 0) throw timedOut(key, `no time left to ${what}`);
-  };
-  inTime('ask the host');
-  const running = await serverRunning(ex);
-  if (!running) return 'its server is not running (verified over SSH)';
-  inTime('stop the server');
-  const grace = Math.max(100, Math.floor(b.left() / 2));
-  await stopServer(ex, grace);
-  if (await serverRunning(ex)) throw failed(key, 'its server still runs after the stop');
-  return `server stopped over SSH (TERM, KILL after ${grace} ms)`;
 }
 
 /**
@@ -431,31 +259,15 @@ async function readPosition(
   }
 }
 
-async function fence(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<FenceResult> {
-  const key = nodeAddress(node);
+async function stopReceiving(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<void> {
   const b = new Budget(timeoutMs);
-  let sqlWhy: string;
-  try {
-    const how = await fenceOverSql(
-      ctx.spec,
-      node,
-      new Budget(Math.max(1, Math.floor(timeoutMs * FENCE_SQL_SHARE))),
-    );
-    ctx.log(`${key} fenced: ${how}`);
-    return { fenced: true, how };
-  } catch (err) {
-    sqlWhy = messageOf(err);
-  }
-  if (ctx.signal.aborted) throw new NinesError('NINES_E_COMMAND_ABORTED', `fence of ${key}`);
-  try {
-    const how = `SQL failed (${sqlWhy}); ${await bounded(stopOverSsh(ctx, node, b), b.ms(), key, 'stop over SSH')}`;
-    ctx.log(`${key} fenced: ${how}`);
-    return { fenced: true, how };
-  } catch (err) {
-    const how = `unreachable: SQL: ${sqlWhy}; SSH: ${messageOf(err)}`;
-    ctx.log(`${key} not fenced: ${how}`);
-    return { fenced: false, how };
-  }
+  await withAdmin(ctx.spec, node, b, async (c) => {
+    const st = await readState(c, b);
+    if (st.replica && st.replica.ioRunning !== 'No') {
+      await c.execute('STOP SLAVE IO_THREAD', [], { timeoutMs: b.ms() });
+      ctx.log(`${nodeAddress(node)}: stopped receiving from the failed primary (IO thread stopped)`);
+    }
+  });
 }
 
 async function waitApplied(
@@ -673,6 +485,8 @@ export const mariadbRecovery: ReplicationRecovery = {
   portCheck,
   readPosition,
   fence,
+  fenceOnAnswer,
+  stopReceiving,
   waitApplied,
   promote,
   repoint,

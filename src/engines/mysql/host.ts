@@ -157,6 +157,34 @@ export async function stopServer(executor: Executor, timeoutMs = 60_000): Promis
   await serviceManager(executor).stop(SERVICE_NAME, { timeoutMs });
 }
 
+/**
+ * SIGKILL of the server, no shutdown: what a crash does, verified stopped within timeoutMs. Fences a former primary
+ * whose commits wait for a semi-sync ACK: a shutdown or a killed session completes them in InnoDB (the node then
+ * holds transactions no replica has); killed, they stay prepared, and a start with --init-rpl-role=SLAVE rolls
+ * them back. Resolves false when the server was not running.
+ */
+export async function killServer(executor: Executor, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  const sm = serviceManager(executor);
+  const st = await sm.status(SERVICE_NAME);
+  if (st.state !== 'running') return false;
+  if (st.pid === undefined) {
+    throw new NinesError('NINES_E_SERVICE', `${executor.host}: mariadbd runs but its process id is unknown`);
+  }
+  await executor.exec(['kill', '-KILL', String(st.pid)], {
+    sudo: true,
+    check: false,
+    timeoutMs: Math.max(100, end - Date.now()),
+  });
+  while ((await sm.status(SERVICE_NAME)).state === 'running') {
+    if (Date.now() >= end) {
+      throw new NinesError('NINES_E_SERVICE', `${executor.host}: mariadbd still runs after SIGKILL`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
 /** The last lines of the server's error log ('' if it cannot be read). */
 export async function errorLogTail(executor: Executor, lines = 20): Promise<string> {
   try {

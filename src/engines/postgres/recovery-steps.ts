@@ -1,6 +1,7 @@
 // What the failover verbs (recovery.ts, rejoin.ts) are made of: a budget per verb (a deadline and a signal that
 // fires at it), short admin connections and polls over one connection, the WAL receiver's state, the upstream's
 // slot and timeline, the standby files, the stop script. Every wait ends at the budget's deadline.
+import { untilAborted } from '../../core/abort.ts';
 import { NinesError, isNinesError, toNinesError, type ErrorCode } from '../../core/errors.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { Executor } from '../../hosts/executor.ts';
@@ -74,23 +75,7 @@ export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * `promise`, or a rejection once `signal` fires (the work goes on in the background and its outcome is dropped):
- * a verb returns within its bound even when a command on a frozen host takes long to be killed.
- */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  promise.catch(() => undefined);
-  if (signal.aborted) return Promise.reject(toNinesError(signal.reason, 'NINES_E_COMMAND_ABORTED'));
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(new NinesError('NINES_E_COMMAND_ABORTED', 'stopped at the end of its bound'));
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-  return Promise.race([promise, aborted]).finally(() => {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  });
-}
+export { untilAborted };
 
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -574,4 +574,51 @@ describe('mariadb-replication failover verbs on lab hosts', { timeout: ms(900_00
       await appWriteRefused(n(2), 501);
     },
   );
+  test(
+    'fence of a live primary with a commit waiting for an ACK: its server is killed, not the session (which would commit it); it rejoins with the commit rolled back',
+    { timeout: ms(240_000) },
+    async () => {
+      // h1 is the primary (after the switchover). Its replicas stop receiving, a commit waits for an ACK — what a
+      // thawed primary or one cut off from its replicas holds when nines fences it.
+      await q(n(0), 'SET GLOBAL rpl_semi_sync_master_timeout = 600000');
+      for (const x of [n(1), n(2)]) await q(x, 'STOP SLAVE IO_THREAD');
+      await poll('no semi-sync replica on h1', ms(10_000), async () => {
+        const [r] = await q(n(0), "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'");
+        return stringOf(r?.Value) === '0' ? true : undefined;
+      });
+      const writer = await connect(appAt(n(0)));
+      const pending = writer.execute('INSERT INTO app.t VALUES (600, ?)', ['waiting']).then(
+        () => 'acknowledged',
+        () => 'failed',
+      );
+      await poll('the commit waits for an ACK on h1', ms(10_000), async () => {
+        const rows = await q(
+          n(0),
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for semi-sync ACK%'",
+        );
+        return stringOf(rows[0]?.n) === '1' ? true : undefined;
+      });
+      const f = await rec.fence(ctx(), n(0), ms(5000));
+      assert.equal(f.fenced, true, f.how);
+      assert.match(f.how, /1 commit\(s\) waiting for a semi-sync ACK: server killed over SSH/);
+      assert.equal(await pending, 'failed', 'the client never got an acknowledgement');
+      await writer.close().catch(() => undefined);
+      assert.equal(await serverRunning(hosts.executor(n(0).host)), false);
+
+      // Fail over to h2, then h1 rejoins: started as a replica, its prepared commit is rolled back.
+      await rec.waitApplied(ctx(), n(1), BOUND);
+      await rec.promote(ctx(), n(1), [n(2)], BOUND);
+      await rec.repoint(ctx(), n(2), n(1), BOUND);
+      await withSql(appAt(n(1)), (c) => c.execute('INSERT INTO app.t VALUES (601, ?)', ['on h2']));
+      const r = await rec.rejoin(ctx(), n(0), n(1), ms(90_000));
+      assert.equal(r.action, 'rejoined', r.reason);
+      await waitRow(n(0), 601);
+      assert.deepEqual(
+        (await ids(n(0), 600)).filter((id) => id < 1000),
+        [601],
+        'the unacknowledged row is gone from h1',
+      );
+      assert.deepEqual(await writable(), [key(n(1))]);
+    },
+  );
 });

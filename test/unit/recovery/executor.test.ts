@@ -239,6 +239,42 @@ test('failover: candidate chosen and proven first, then fence, catch up, promote
   );
 });
 
+test('failover: the candidate stops receiving while the old primary is fenced (before its catch-up); a failure there is logged, not fatal; a switchover does not', async () => {
+  const withStop = (t: ReturnType<typeof setup>, fail: boolean): ExecutorDeps => {
+    const d = t.deps();
+    const recovery: ReplicationRecovery = {
+      ...d.recovery,
+      stopReceiving: async (_ctx, n) => {
+        await Promise.resolve();
+        t.s.calls.push(`stopReceiving ${key(n)}`);
+        if (fail) throw new Error('connect timeout');
+      },
+    };
+    return { ...d, recovery };
+  };
+  const t = setup();
+  const final = await new FailoverExecutor(withStop(t, false), t.create()).run();
+  assert.equal(final.phase, 'done');
+  const at = (c: string): number => t.s.calls.indexOf(c);
+  assert.ok(at(`stopReceiving ${H2}`) > at(`readPosition ${H3}`), t.s.calls.join(', '));
+  assert.ok(at(`stopReceiving ${H2}`) < at(`waitApplied ${H2}`), t.s.calls.join(', '));
+  assert.ok(at(`stopReceiving ${H3}`) < at(`waitApplied ${H2}`), t.s.calls.join(', '));
+  assert.equal(t.s.calls.filter((c) => c.startsWith('stopReceiving')).length, 2);
+
+  const f = setup();
+  const failed = await new FailoverExecutor(withStop(f, true), f.create()).run();
+  assert.equal(failed.phase, 'done');
+  assert.ok(
+    failed.log.some((l) =>
+      /could not stop receiving early \(.*connect timeout\); promote or repoint does it/.test(l.line),
+    ),
+  );
+
+  const sw = setup();
+  await new FailoverExecutor(withStop(sw, false), sw.create('switchover')).run();
+  assert.ok(!sw.s.calls.some((c) => c.startsWith('stopReceiving')), sw.s.calls.join(', '));
+});
+
 test('RPO refusal: an acknowledging replica cannot be read -> aborted before anything is changed', async () => {
   const t = setup({ received: new Map([[H2, 100n]]) }); // H3 (in the ack set) unreachable
   const final = await new FailoverExecutor(t.deps(), t.create()).run();
