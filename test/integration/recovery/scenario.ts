@@ -241,6 +241,39 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       assert.match(cli.stdout, /automatic recovery on/);
     });
 
+    test('the controller alone cut off from the primary (replicas and proxies still reach it): no failover, an unreachable-from-controller alarm with the reason', async () => {
+      const old = primary();
+      const host = hostName(old.split(':')[0] as string);
+      const since = lastEventId();
+      await labFault(lab.inventory.name, host, 'cut-controller');
+      try {
+        const raised = await poll('the unreachable-from-controller alarm', 30_000, () =>
+          Promise.resolve(
+            events(since, 'alarm.raised').find((e) => e.data.rule === 'unreachable-from-controller'),
+          ),
+        );
+        assert.match(raised.message, /still reach it/, timeline(since));
+        // Several more ticks with the controller still cut off: nothing is promoted.
+        const until = Date.now() + 5000;
+        await poll('5 s more under the cut', 10_000, () =>
+          Promise.resolve(Date.now() >= until ? true : undefined),
+        );
+        assert.deepEqual(
+          events(since).filter((e) => /^failover\.(detected|done|phase)$/.test(e.type)),
+          [],
+          timeline(since),
+        );
+        assert.equal(primary(), old, 'nothing promoted');
+      } finally {
+        await labFault(lab.inventory.name, host, 'heal');
+      }
+      await poll('the alarm cleared once the controller reaches the primary again', 30_000, () =>
+        Promise.resolve(
+          events(since, 'alarm.cleared').find((e) => e.data.rule === 'unreachable-from-controller'),
+        ),
+      );
+    });
+
     test('primary host crash: a replica is promoted, writes come back through the endpoint, nothing acknowledged is lost', async () => {
       const old = primary();
       const since = lastEventId();
