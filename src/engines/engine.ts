@@ -180,6 +180,22 @@ export interface FenceResult {
   readonly how: string;
 }
 
+/**
+ * A session to a healthy primary, opened and authenticated in advance, that fences it with one statement
+ * (armFence). Fired while the primary is frozen, the statement waits in the socket and is the first thing the
+ * server does at its thaw: before any new connection can even authenticate, so no client ever sees it writable.
+ */
+export interface ArmedFence {
+  /** The session is open (not closed, not broken): fire would reach the server. */
+  readonly usable: boolean;
+  /**
+   * Sends the fence statement now and settles when the server ran it (or the session broke). Resolves to the
+   * outcome, never throws; at most once per armed fence.
+   */
+  fire(): Promise<FenceResult>;
+  close(): void;
+}
+
 export interface RejoinResult {
   /** rejoined: replicates from the primary; diverged: it has writes the primary lacks (left fenced). */
   readonly action: 'rejoined' | 'diverged';
@@ -228,10 +244,16 @@ export interface ReplicationRecovery {
    * Optional: a fenced node that does not answer is waited for (up to timeoutMs) and fenced at its first answer,
    * before it serves anything else (MariaDB: a frozen server's kernel accepts the connection; the greeting comes
    * at its thaw). The controller keeps one pending while a fenced node is silent. Never throws: `fenced: false`
-   * when it did not answer in time. PostgreSQL has none (its fence stops the server over SSH; a thawed synchronous
-   * primary cannot acknowledge a commit: its standbys follow another primary; the endpoint dropped it already).
+   * when it did not answer in time. PostgreSQL has none: its server cannot be made read-only at runtime without a
+   * setting that outlives the fence; its armed fence (armFence) covers the thaw instead.
    */
   fenceOnAnswer?(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<FenceResult>;
+  /**
+   * Optional: opens an ArmedFence on a healthy primary (the controller keeps one per primary and fires it when a
+   * failover fences that node). PostgreSQL: a superuser session whose statement asks the postmaster for a fast
+   * shutdown after writing standby.signal (COPY ... TO PROGRAM; the server's cwd is its data directory).
+   */
+  armFence?(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<ArmedFence>;
   /**
    * Optional, automatic failover only: a replica (the candidate first) stops receiving from the failed primary while
    * that one is being fenced (what it received is final: the primary is unreachable from it, proven by the

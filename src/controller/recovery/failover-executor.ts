@@ -59,6 +59,8 @@ export interface ExecutorDeps {
   cutWriter(server: string, signal: AbortSignal): Promise<string[]>;
   /** The old primary could not be fenced (it did not answer): a fence waits for its first answer from now on. */
   fenceWhenAnswers?(node: NodeSpec): void;
+  /** Fires the old primary's armed fence (engines with armFence), when the controller holds one for it. */
+  fireArmedFence?(node: NodeSpec): void;
   readonly signal: AbortSignal;
   now(): number;
 }
@@ -262,6 +264,8 @@ export class FailoverExecutor {
     }
     const old = this.old;
     const candidate = this.node(this.record.candidate as string);
+    // First: a statement already in the old primary's socket is what a frozen one runs at its thaw.
+    if (this.record.kind === 'failover') this.d.fireArmedFence?.(old);
     const [cut, fence] = await Promise.all([
       this.d
         .cutWriter(serverName(old), this.d.signal)

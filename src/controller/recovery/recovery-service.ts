@@ -46,9 +46,11 @@ import {
 import { excludedNodes, livePlan } from './live-plan.ts';
 import { RecoveryAlarms } from './recovery-alarms.ts';
 import { RejoinLoop } from './rejoin-loop.ts';
+import { ArmedFences } from './armed-fences.ts';
 import { Announcer, type Announced } from './announce.ts';
 import { cutWriter, preemptWritingJobs } from './actions.ts';
 import { Detector } from './detector.ts';
+import { requestablePrimary, resolveTarget } from './requests.ts';
 import {
   RecoveryRepo,
   type FailoverKind,
@@ -125,6 +127,8 @@ interface ClusterRecovery extends Announced {
 
 /** How long stop() waits for running failovers and evaluations to notice the abort. */
 const STOP_WAIT_MS = 10_000;
+/** After a failed attempt to arm a primary's fence, the next waits this long. */
+const ARM_RETRY_MS = 5000;
 
 function keyOf(n: Pick<NodeSpec, 'host' | 'port'>): string {
   return nodeKey(n);
@@ -135,6 +139,7 @@ export class RecoveryService {
   private readonly o: RecoveryServiceOptions;
   private readonly alarms: RecoveryAlarms;
   private readonly rejoins: RejoinLoop;
+  private readonly armed: ArmedFences;
   private readonly announcer: Announcer;
   private readonly clusters = new Map<string, ClusterRecovery>();
   private readonly now: () => number;
@@ -154,6 +159,14 @@ export class RecoveryService {
       now: this.now,
     });
     this.announcer = new Announcer(this.alarms, options.events);
+    this.armed = new ArmedFences({
+      events: options.events,
+      logger: options.logger,
+      ctx: (spec) => this.ctx(spec, this.stopAll.signal),
+      armMs: options.config.timeouts.positionMs,
+      retryMs: ARM_RETRY_MS,
+      now: this.now,
+    });
     this.rejoins = new RejoinLoop({
       repo: this.repo,
       inventory: options.store.inventory,
@@ -178,6 +191,7 @@ export class RecoveryService {
       if (e.type === 'cluster.deleted' && e.cluster) {
         this.repo.forget(e.cluster);
         this.clusters.delete(e.cluster);
+        this.armed.drop(e.cluster);
       }
     });
     for (const f of this.repo.unfinished()) {
@@ -210,7 +224,7 @@ export class RecoveryService {
       timer = setTimeout(() => resolve('late'), STOP_WAIT_MS);
     });
     const outcome = await Promise.race([
-      Promise.allSettled([...running, ...evaluating, this.rejoins.drain()]),
+      Promise.allSettled([...running, ...evaluating, this.rejoins.drain(), this.armed.stop()]),
       late,
     ]);
     clearTimeout(timer);
@@ -339,7 +353,11 @@ export class RecoveryService {
     // How commits were acknowledged is taken from the last tick the primary was seen healthy by everyone: once
     // trouble starts (a partition, say), the replicas' and the primary's own view of who acknowledges fades
     // before the failure is declared.
-    if (detection.action === 'healthy') this.keepAckBasis(s, snapshot, primary);
+    if (detection.action === 'healthy') {
+      this.keepAckBasis(s, snapshot, primary);
+      const node = spec.nodes.find((n) => keyOf(n) === primary);
+      if (node) this.armed.keep(spec, recovery, node);
+    }
     this.announcer.settle(spec, s, detection);
     if (detection.action !== 'failed' && detection.action !== 'unreachable-from-controller') return;
     const maintenance =
@@ -478,6 +496,9 @@ export class RecoveryService {
       updateEndpoint: (ctx, topology) => updateEndpoint(ctx, topology),
       cutWriter: (server, sig) => cutWriter(spec, hosts, server, sig, this.o.config.portCheckMs),
       fenceWhenAnswers: (node) => this.rejoins.fenceWhenAnswers(spec, recovery, node),
+      fireArmedFence: (node) => {
+        if (this.armed.fire(spec, node)) this.log(spec.name, `${keyOf(node)}: armed fence fired`);
+      },
       signal,
       now: this.now,
     };
@@ -556,30 +577,14 @@ export class RecoveryService {
 
   /** The primary a requested failover/switchover starts from; throws why it cannot start now. */
   private requestable(spec: ClusterSpec, s: ClusterRecovery, kind: FailoverKind): string {
-    const cluster = spec.name;
-    if (!this.recoveryOf(spec)) {
-      throw new NinesError('NINES_E_FAILOVER_UNSUPPORTED', spec.type, { context: { cluster } });
-    }
-    if (s.running || s.starting) {
-      throw new NinesError('NINES_E_FAILOVER_RUNNING', `${s.running?.executor.id ?? 'starting'}`, {
-        context: { cluster },
-      });
-    }
-    const primary = this.primaryOf(cluster);
-    if (primary === undefined) {
-      throw new NinesError('NINES_E_NO_PRIMARY', `cluster ${cluster}`, { context: { cluster } });
-    }
-    const snap = s.snapshot?.nodes.find((n) => keyOf(n) === primary);
-    if (kind === 'switchover' && snap && snap.consecutiveFailures > 0) {
-      throw new NinesError(
-        'NINES_E_SWITCHOVER_UNSAFE',
-        `the primary ${primary} does not answer the monitor`,
-        {
-          context: { cluster },
-        },
-      );
-    }
-    return primary;
+    return requestablePrimary({
+      spec,
+      kind,
+      supported: this.recoveryOf(spec) !== undefined,
+      running: s.running ? String(s.running.executor.id) : s.starting ? 'starting' : undefined,
+      primary: this.primaryOf(spec.name),
+      snapshot: s.snapshot,
+    });
   }
 
   /** A failover or switchover the operator asked for. Resolves when it has started (not finished). */
@@ -657,18 +662,4 @@ export class RecoveryService {
     });
     await this.rejoins.refreshEndpoint(spec);
   }
-}
-
-/** The node --to names (HOST or HOST:PORT), which must be a node of the spec other than the primary. */
-function resolveTarget(spec: ClusterSpec, to: string, primary: string): string {
-  const n = spec.nodes.find((x) => x.host === to || keyOf(x) === to);
-  if (!n) {
-    throw new NinesError('NINES_E_NODE_NOT_FOUND', `${to} in cluster ${spec.name}`, {
-      context: { cluster: spec.name, node: to },
-    });
-  }
-  const k = keyOf(n);
-  if (k === primary)
-    throw new NinesError('NINES_E_INVALID_ARGUMENT', `${k} is already the primary of ${spec.name}`);
-  return k;
 }

@@ -54,6 +54,7 @@ import {
   POLL_MS,
   type Budget,
 } from './recovery-steps.ts';
+import { armFence } from './armed-fence.ts';
 import { rebuild, rejoin } from './rejoin.ts';
 import { probeNode, service } from './server.ts';
 import type { SqlClient } from './sql.ts';
@@ -376,6 +377,7 @@ export const postgresRecovery: ReplicationRecovery = {
   portCheck,
   readPosition,
   fence,
+  armFence,
   waitApplied,
   promote,
   repoint,

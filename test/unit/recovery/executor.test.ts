@@ -275,6 +275,24 @@ test('failover: the candidate stops receiving while the old primary is fenced (b
   assert.ok(!sw.s.calls.some((c) => c.startsWith('stopReceiving')), sw.s.calls.join(', '));
 });
 
+test("failover: the old primary's armed fence is fired first, before the cut and the fence; a switchover fires none", async () => {
+  const withArmed = (t: ReturnType<typeof setup>): ExecutorDeps => ({
+    ...t.deps(),
+    fireArmedFence: (n) => t.s.calls.push(`armed ${key(n)}`),
+  });
+  const t = setup();
+  const final = await new FailoverExecutor(withArmed(t), t.create()).run();
+  assert.equal(final.phase, 'done');
+  const at = (c: string): number => t.s.calls.indexOf(c);
+  assert.equal(t.s.calls.filter((c) => c.startsWith('armed')).length, 1, t.s.calls.join(', '));
+  assert.ok(at(`armed ${H1}`) >= 0 && at(`armed ${H1}`) < at(`cut ${H1}`), t.s.calls.join(', '));
+  assert.ok(at(`armed ${H1}`) < at(`fence ${H1}`), t.s.calls.join(', '));
+
+  const sw = setup();
+  await new FailoverExecutor(withArmed(sw), sw.create('switchover')).run();
+  assert.ok(!sw.s.calls.some((c) => c.startsWith('armed')), sw.s.calls.join(', '));
+});
+
 test('RPO refusal: an acknowledging replica cannot be read -> aborted before anything is changed', async () => {
   const t = setup({ received: new Map([[H2, 100n]]) }); // H3 (in the ack set) unreachable
   const final = await new FailoverExecutor(t.deps(), t.create()).run();
