@@ -130,17 +130,24 @@ async function attach(
   // A replica has no semi-sync replicas of its own: with its master side on, the first transaction it applies
   // would wait rpl_semi_sync_master_timeout for an ACK nobody sends. promote switches it on again.
   await c.execute('SET GLOBAL rpl_semi_sync_master_enabled = OFF', [], { timeoutMs: b.ms() });
-  const binlog = parseGtidPosition(st.gtidBinlogPos);
-  const slave = parseGtidPosition(st.gtidSlavePos);
+  // Stopped before its positions are read: a replica behind on applying (under load, semi-sync ACKs on receipt)
+  // keeps applying its relay log until STOP SLAVE returns, and a start computed from earlier positions would
+  // fetch again what it applied meanwhile (gtid_strict_mode: error 1950, out-of-order GTID).
+  await c.execute('STOP SLAVE', [], { timeoutMs: b.ms() });
+  const stopped = await readState(c, b);
+  const binlog = parseGtidPosition(stopped.gtidBinlogPos);
+  const slave = parseGtidPosition(stopped.gtidSlavePos);
   if (binlog === null || slave === null) {
-    throw failed(key, `unreadable GTID positions (binlog '${st.gtidBinlogPos}', slave '${st.gtidSlavePos}')`);
+    throw failed(
+      key,
+      `unreadable GTID positions (binlog '${stopped.gtidBinlogPos}', slave '${stopped.gtidSlavePos}')`,
+    );
   }
   const { errant } = containment(binlog, primaryState);
   if (errant.length > 0) {
     const list = errant.map((e) => `${e.gtid} (${source} has ${e.primaryHas})`).join(', ');
     return { ok: false, reason: `${key} holds transactions ${source} lacks: ${list}` };
   }
-  await c.execute('STOP SLAVE', [], { timeoutMs: b.ms() });
   const start = rejoinSlavePos(binlog, slave);
   if (start !== formatGtidPosition(slave)) {
     await c.execute('SET GLOBAL gtid_slave_pos = ?', [start], { timeoutMs: b.ms() });

@@ -28,9 +28,11 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'nines-it-'));
 }
 
+/** `args`: more test-controller options (--real-deploy, --no-test-jobs). */
 export function startController(
   dataDir: string,
   env: Record<string, string> = {},
+  args: readonly string[] = [],
 ): Promise<ControllerProcess> {
   const started = Date.now();
   const proc = spawn(
@@ -42,6 +44,7 @@ export function startController(
       dataDir,
       '--listen',
       '127.0.0.1:0',
+      ...args,
     ],
     {
       env: { ...process.env, ...env },

@@ -39,14 +39,21 @@ export interface TestController {
   waitJob(id: number, timeoutMs?: number): Promise<JobRecord>;
   /** The job's log lines (for assertion messages). */
   jobLog(id: number): string;
-  close(): Promise<void>;
+  /** Stops the controller; removes its directory unless keepDir (then startTestController can reopen it). */
+  close(options?: { keepDir?: boolean }): Promise<void>;
 }
 
 const run = promisify(execFile);
 
-/** `env`: extra controller environment (e.g. NINES_RECOVERY_COOLDOWN_MS). */
-export async function startTestController(env: Record<string, string> = {}): Promise<TestController> {
-  const dir = mkdtempSync(join(tmpdir(), 'nines-deploy-'));
+/**
+ * `env`: extra controller environment (e.g. NINES_RECOVERY_COOLDOWN_MS). `reuseDir`: the `dir` of a closed
+ * TestController (`close({ keepDir: true })`): the same store and data directory, as a restarted controller.
+ */
+export async function startTestController(
+  env: Record<string, string> = {},
+  reuseDir?: string,
+): Promise<TestController> {
+  const dir = reuseDir ?? mkdtempSync(join(tmpdir(), 'nines-deploy-'));
   const config = loadConfig({
     env: { NINES_LOG_LEVEL: process.env.NINES_TEST_VERBOSE === '1' ? 'info' : 'warn', ...env },
     overrides: { dataDir: join(dir, 'data'), listen: '127.0.0.1:0' },
@@ -104,10 +111,10 @@ export async function startTestController(env: Record<string, string> = {}): Pro
         .map((l) => l.line)
         .join('\n');
     },
-    async close() {
+    async close(options) {
       await app.close();
       await controller.close(0);
-      rmSync(dir, { recursive: true, force: true });
+      if (options?.keepDir !== true) rmSync(dir, { recursive: true, force: true });
     },
   };
   return t;

@@ -5,6 +5,7 @@
 // acknowledged write is lost, never two writable nodes at one sampled instant, and the events say why.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import type { ClusterSpec, ClusterType } from '../../../src/core/spec.ts';
 import type { EventRecord } from '../../../src/controller/store/event-repo.ts';
 import { createTestLab, labFault, type TestLab } from '../../../src/lab/index.ts';
@@ -21,6 +22,7 @@ import {
   storedTopology,
   type TestController,
 } from '../deploy/helpers.ts';
+import { api as daemonApi, startController } from '../controller/helpers.ts';
 import {
   createLoadTable,
   longestGap,
@@ -155,6 +157,33 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       ).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}\n${timeline(since)}`);
       });
+    const cooledDown = (): Promise<unknown> =>
+      poll('the cooldown of the last failover is over', 60_000, () =>
+        Promise.resolve(t.controller.recovery.status(o.name).cooldownUntil === null ? true : undefined),
+      );
+    const hostOf = (node: string): string => hostName(node.slice(0, node.lastIndexOf(':')));
+    /** Every node back: one primary, the others replicas, nothing fenced, and a write reaches every node. */
+    const allBack = async (): Promise<void> => {
+      await poll('one primary and every other node a replica, nothing fenced', 60_000, () => {
+        const roles = t.controller.store.inventory.listNodes(o.name).map((n) => n.role);
+        const ok =
+          roles.filter((r) => r === 'primary').length === 1 &&
+          roles.filter((r) => r === 'replica').length === spec.nodes.length - 1 &&
+          t.controller.recovery.status(o.name).nodes.length === 0;
+        return Promise.resolve(ok ? true : undefined);
+      });
+      const load = startWriteLoad(endpoint(), { rate: 20, maxMs: ms(10_000), firstId: nextId });
+      nextId += 1_000_000;
+      await poll('a write through the endpoint', 10_000, () =>
+        Promise.resolve(load.acked.length > 0 ? true : undefined),
+      );
+      const id = ((await load.stop()).acked[0] as { id: number }).id;
+      for (const n of spec.nodes.map((x) => `${x.host}:${x.port}`)) {
+        await poll(`write ${id} replicated to ${n}`, 15_000, async () =>
+          (await presentIds(nodeEndpoint(n))).has(id) ? true : undefined,
+        );
+      }
+    };
     /**
      * The node rejoins as a replica. `allowDiverged`: a node that took a write no replica ever had (a thawed
      * MariaDB primary commits the transaction it froze in once semi-sync gives up) is declared diverged instead;
@@ -348,9 +377,7 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
       boundMs: number,
       quiet = false,
     ): Promise<void> => {
-      await poll('the cooldown of the last failover is over', 60_000, () =>
-        Promise.resolve(t.controller.recovery.status(o.name).cooldownUntil === null ? true : undefined),
-      );
+      await cooledDown();
       const old = primary();
       const host = hostName(old.split(':')[0] as string);
       const since = lastEventId();
@@ -443,6 +470,137 @@ export function failoverScenario(o: FailoverScenarioOptions): void {
         .map((n) => `${n.host}:${n.port} ${n.role}`);
       assert.ok(roles.includes(`${old} replica`), roles.join('; '));
       assert.equal(t.controller.recovery.status(o.name).nodes.length, 0, 'nothing left fenced');
+    });
+
+    test('RPO refusal: the primary and an acknowledging replica fail together -> no promotion, the reason in the event; --force promotes and reports the loss bound', async () => {
+      await cooledDown();
+      const old = primary();
+      const [down, survivor] = spec.nodes.map((n) => `${n.host}:${n.port}`).filter((n) => n !== old);
+      assert.ok(down && survivor);
+      const since = lastEventId();
+      await Promise.all([
+        labFault(lab.inventory.name, hostOf(old), 'crash'),
+        labFault(lab.inventory.name, hostOf(down), 'crash'),
+      ]);
+      try {
+        const refused = await poll('failover.refused', 30_000, () =>
+          Promise.resolve(events(since).find((e) => /^failover\.(refused|done|aborted)$/.test(e.type))),
+        );
+        assert.equal(refused.type, 'failover.refused', timeline(since));
+        assert.ok(
+          refused.message.includes(`${down} acknowledged commits and cannot be read now`),
+          refused.message,
+        );
+        assert.equal(primary(), old, 'nothing promoted');
+        assert.ok(
+          t.controller.monitor.alarms.active(o.name).some((a) => a.rule === 'failover-refused'),
+          'the failover-refused alarm is active',
+        );
+        const cli = await t.cli(['cluster', 'failover', o.name, '--force']);
+        assert.equal(cli.code, 0, `${cli.stdout}\n${cli.stderr}\n${timeline(since)}`);
+        const done = await waitFailover(since);
+        assert.equal(done.type, 'failover.done', timeline(since));
+        assert.match(
+          done.message,
+          /forced although the loss bound is not proven \(.*cannot be read now.*\); .* may be lost/,
+        );
+        assert.equal(primary(), survivor);
+      } finally {
+        await labFault(lab.inventory.name, hostOf(old), 'restart');
+        await labFault(lab.inventory.name, hostOf(down), 'restart');
+      }
+      // The old primary rejoins (or, having commits the forced primary lacks, is diverged and rebuilt); the
+      // replica that crashed was never repointed: an operator rebuilds it. Writes wait for an acknowledging replica
+      // (synchronous / semi-sync protection stays on after a forced failover), so they are checked after.
+      await waitRejoined(old, since, 90_000, true);
+      const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(30_000) });
+      const load = startWriteLoad(endpoint(), { rate: 20, maxMs: ms(30_000), firstId: nextId });
+      nextId += 1_000_000;
+      await poll('writes through the endpoint on the forced primary', 20_000, () =>
+        Promise.resolve(load.acked.length >= 20 ? true : undefined),
+      ).finally(() => load.stop());
+      await assertNoLoss(await load.stop(), survivor);
+      assertOneWriter(await sampler.stop());
+      const r = await t.cli([
+        'node',
+        'rebuild',
+        o.name,
+        '--host',
+        down.slice(0, down.lastIndexOf(':')),
+        '--wait',
+      ]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${timeline(since)}`);
+      await allBack();
+    });
+
+    test('controller SIGKILLed in the middle of a failover, restarted: it resumes from its phase, repeats nothing done, completes', async () => {
+      const old = primary();
+      const since = lastEventId();
+      const dir = t.dir;
+      await t.close({ keepDir: true });
+      // The same store served by a controller process: no cooldown in it, so the failover starts at once.
+      const daemon = await startController(join(dir, 'data'), { NINES_RECOVERY_COOLDOWN_MS: '0' }, [
+        '--real-deploy',
+        '--no-test-jobs',
+      ]);
+      type Status = {
+        detection: { action: string } | null;
+        plan: { action: string } | null;
+        running: { id: number; phase: string; candidate: string | null } | null;
+      };
+      const status = (): Promise<Status> => daemonApi<Status>(daemon, 'GET', `/clusters/${o.name}/recovery`);
+      const sampler = startWritableSampler(spec, { everyMs: 100, maxMs: ms(180_000) });
+      const load = startWriteLoad(endpoint(), { rate: 50, maxMs: ms(180_000), firstId: nextId });
+      nextId += 1_000_000;
+      let running: NonNullable<Status['running']> | undefined;
+      try {
+        await poll('the controller process sees the primary healthy, with a plan', 30_000, async () => {
+          const r = await status();
+          return r.detection?.action === 'healthy' && r.plan?.action === 'promote' ? true : undefined;
+        });
+        await labFault(lab.inventory.name, hostOf(old), 'poweroff');
+        // Killed once the candidate is chosen and stored: the fence of the powered-off primary takes its bound.
+        running = await poll('a running failover with its candidate', 30_000, async () => {
+          const r = await status();
+          return r.running?.candidate ? r.running : undefined;
+        });
+      } finally {
+        await daemon.kill();
+        t = await startTestController({ NINES_RECOVERY_COOLDOWN_MS: String(ms(20_000)) }, dir);
+      }
+      try {
+        assert.ok(
+          ['detected', 'fenced', 'caught-up', 'promoted', 'repointed'].includes(running.phase),
+          running.phase,
+        );
+        const done = await waitFailover(since);
+        assert.equal(done.type, 'failover.done', timeline(since));
+        assert.equal(done.data.failover, running.id, 'the same failover completed');
+        console.error(`# ${o.type}: controller killed in phase ${running.phase}; ${done.message}`);
+        const record = t.controller.recovery.getFailover(o.name, running.id);
+        const log = `${record.log.map((l) => l.line).join('\n')}\n${JSON.stringify(record.data.positions)}`;
+        assert.equal(
+          (done.data.followers as string[]).length,
+          spec.nodes.length - 2,
+          `every other replica follows the new primary\n${log}`,
+        );
+        const resumed = events(since, 'failover.resumed');
+        assert.equal(resumed.length, 1, timeline(since));
+        assert.equal(resumed[0]?.data.failover, running.id);
+        assert.equal(events(since, 'failover.detected').length, 1, 'no second failover');
+        assert.equal(primary(), running.candidate);
+        const before = load.acked.length;
+        await poll('writes through the endpoint on the new primary', 30_000, () =>
+          Promise.resolve(load.acked.length >= before + 20 ? true : undefined),
+        );
+        await assertNoLoss(await load.stop(), running.candidate as string);
+        assertOneWriter(await sampler.stop());
+      } finally {
+        await Promise.allSettled([load.stop(), sampler.stop()]);
+        await labFault(lab.inventory.name, hostOf(old), 'restart');
+      }
+      await waitRejoined(old, since);
+      await allBack();
     });
   });
 }
