@@ -283,15 +283,8 @@ for (const o of TYPES) {
       }
     });
 
-    // Automatic failover needs the engine's failover verbs; until they are on the branch these cases are skipped.
-    // PostgreSQL: after the recovery-off freeze case above, the next drill found the primary's server not
-    // accepting connections on its socket (two full runs; not understood yet, see the stop-14 note). PostgreSQL
-    // failover itself is covered by test/integration/recovery/postgres.test.ts.
-    const noVerbs = !engineFor(o.type).recovery
-      ? `${o.type} has no failover verbs (Engine.recovery) on this branch yet`
-      : o.type === 'postgres-streaming'
-        ? 'open: the PostgreSQL primary is found stopped after the recovery-off freeze case'
-        : false;
+    // Automatic failover needs the engine's failover verbs.
+    const noVerbs = !engineFor(o.type).recovery ? `${o.type} has no failover verbs (Engine.recovery)` : false;
 
     /** The monitor sees the cluster healthy again (an earlier case's thawed primary may still be recovering). */
     const healthy = (): Promise<unknown> =>
