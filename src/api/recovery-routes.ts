@@ -1,9 +1,11 @@
 // Recovery routes: the live failover plan and recovery state, automatic recovery on/off, manual failover and
-// switchover, the failover history, and node rebuild.
+// switchover, the failover history, node rebuild, node locks (self-healing leaves a locked node alone) and the
+// full-cluster recovery of Galera.
 import { z } from 'zod';
 import type { TokenRecord } from '../controller/store/token-repo.ts';
 import type { FailoverRecord } from '../controller/recovery/recovery-repo.ts';
 import type { RecoveryStatus } from '../controller/recovery/recovery-service.ts';
+import { specNode } from '../controller/recovery/requests.ts';
 import { API_PREFIX, defineRoute, type AnyRoute } from './route-table.ts';
 import * as S from './schemas.ts';
 
@@ -48,6 +50,30 @@ const RebuildBody = z
   })
   .meta({ id: 'NodeRebuild' });
 
+const LockBody = z
+  .strictObject({
+    host: nodeName.describe('The node to lock or unlock (HOST or HOST:PORT)'),
+    port: z.number().int().min(1).max(65535).optional(),
+    reason: z
+      .string('expected a sentence')
+      .max(300, 'at most 300 characters')
+      .regex(/^[^\p{Cc}\p{Cf}]*$/u, 'no control or format characters')
+      .optional()
+      .describe('Why (shown in events and the recovery state)'),
+  })
+  .meta({ id: 'NodeLock' });
+
+const RecoverBody = z
+  .strictObject({
+    force: z
+      .boolean('expected true or false')
+      .optional()
+      .describe(
+        'Recover although only a minority of the nodes can be examined, or next to live non-Primary nodes (pc.bootstrap)',
+      ),
+  })
+  .meta({ id: 'ClusterRecover' });
+
 /** JSON of values that may hold bigints (positions). */
 function plain<T>(value: T): unknown {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
@@ -70,6 +96,7 @@ function statusJson(s: RecoveryStatus): Record<string, unknown> {
     running: s.running ? failoverJson(s.running) : null,
     last: s.last ? failoverJson(s.last) : null,
     nodes: s.nodes.map((n) => ({ ...n, since: new Date(n.since).toISOString() })),
+    locks: s.locks.map((l) => ({ ...l, at: new Date(l.at).toISOString() })),
   }) as Record<string, unknown>;
 }
 
@@ -193,5 +220,45 @@ export const RECOVERY_ROUTES: readonly AnyRoute[] = [
         }),
       };
     },
+  }),
+  ...(['lock', 'unlock'] as const).map((action) =>
+    defineRoute({
+      method: 'POST',
+      path: p(`/clusters/:name/nodes/${action}`),
+      summary:
+        action === 'lock'
+          ? 'Lock a node: self-healing never starts, repairs or reopens it until it is unlocked (an operator works on it)'
+          : 'Unlock a node: self-healing looks after it again',
+      tag: 'nodes',
+      role: 'operator',
+      params: S.NameParams,
+      body: LockBody,
+      response: z.object({ locks: z.array(obj) }),
+      handler: ({ controller, params, body, principal }) => {
+        const node = specNode(controller.monitor.fullSpec(params.name), body.host, body.port);
+        const locks = controller.recovery.setLock(params.name, node, action === 'lock', {
+          ...(body.reason !== undefined ? { reason: body.reason } : {}),
+          by: who(principal) ?? null,
+        });
+        return { locks: locks.map((l) => ({ ...l, at: new Date(l.at).toISOString() })) };
+      },
+    }),
+  ),
+  defineRoute({
+    method: 'POST',
+    path: p('/clusters/:name/recover'),
+    summary:
+      'Full-cluster recovery (Galera) now: examine every node, bootstrap the most advanced with its position, rejoin the others. Refused when a majority cannot be examined or servers run without a Primary component, unless force',
+    tag: 'recovery',
+    role: 'operator',
+    params: S.NameParams,
+    body: RecoverBody,
+    response: z.object({ recovery: obj }),
+    handler: async ({ controller, params, body }) => ({
+      recovery: plain(await controller.recovery.recoverCluster(params.name, body.force === true)) as Record<
+        string,
+        unknown
+      >,
+    }),
   }),
 ];

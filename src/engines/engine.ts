@@ -295,6 +295,62 @@ export interface ReplicationRecovery {
   rebuild(ctx: RecoveryContext, node: NodeSpec, primary: NodeSpec): Promise<void>;
 }
 
+/** A node's role as nines knows it, for a restart: a replica/standby, the primary, or a Galera member. */
+export type ServerRole = 'primary' | 'replica' | 'member';
+
+/**
+ * Starting a database server that died on a host that is still up (or came back): what self-healing needs from
+ * an engine. Each verb is bounded by timeoutMs (and the context's signal) and names the node in its errors.
+ */
+export interface NodeServer {
+  /**
+   * Galera: a member can only be started to join a Primary component that runs (never alone, which would be a
+   * second cluster); the controller starts one only while another member is Synced in a Primary component.
+   */
+  readonly needsServingPeer: boolean;
+  /**
+   * Over SSH: does nines' server process run on the node's host? Throws NINES_E_HOST_UNREACHABLE (or another
+   * SSH error) when the host does not answer: "not back yet", never "stopped".
+   */
+  running(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number): Promise<boolean>;
+  /**
+   * Starts the stopped server as `role` and resolves, with a sentence for people, once it serves: a MariaDB
+   * replica resumes replication (its config keeps read_only=ON); a Galera member joins with its recovered
+   * position (IST when the donor's gcache has it); a PostgreSQL standby starts in recovery (standby.signal is
+   * written first when missing: a standby never comes up as a primary). Throws NINES_E_SERVICE with the last
+   * lines of the server's log when it does not start.
+   */
+  start(ctx: RecoveryContext, node: NodeSpec, role: ServerRole, timeoutMs: number): Promise<string>;
+}
+
+/** What a Galera full-crash recovery did (or why it did nothing). */
+export interface ClusterRecoveryResult {
+  /** recovered: bootstrapped and joined; serving: a Primary component runs (nothing to do); refused: see reason. */
+  readonly action: 'recovered' | 'serving' | 'refused' | 'waiting';
+  readonly reason: string;
+  /** The node bootstrapped (host:port) and its start position uuid:seqno. */
+  readonly bootstrapped?: string;
+  readonly position?: string;
+  /** Nodes started to rejoin it. */
+  readonly joined?: readonly string[];
+  /** Nodes that could not be examined (host down). */
+  readonly unexamined?: readonly string[];
+}
+
+/**
+ * Recovery of a cluster in which no node serves (Galera after a full crash or power loss): examine every
+ * reachable node's position, bootstrap only the most advanced one with its start position (same cluster UUID),
+ * start the others to rejoin by IST. Refuses when a majority of the nodes cannot be examined, or when servers run
+ * without a Primary component, unless `force`.
+ */
+export interface ClusterRestart {
+  recover(
+    ctx: RecoveryContext,
+    options: { readonly force: boolean },
+    timeoutMs: number,
+  ): Promise<ClusterRecoveryResult>;
+}
+
 export interface Engine {
   readonly type: ClusterType;
   readonly capabilities: EngineCapabilities;
@@ -314,6 +370,10 @@ export interface Engine {
   openQueryInsight(spec: ClusterSpec, node: NodeSpec): QueryInsight;
   /** Failover and switchover verbs; absent when the engine has no single primary (Galera). */
   readonly recovery?: ReplicationRecovery;
+  /** Restarting a crashed server (self-healing). */
+  readonly server?: NodeServer;
+  /** Recovery of a cluster in which no node serves (Galera full crash). */
+  readonly clusterRestart?: ClusterRestart;
 }
 
 export function nodeAddress(node: { readonly host: string; readonly port: number }): string {

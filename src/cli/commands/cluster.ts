@@ -1,4 +1,4 @@
-// nines cluster create|import|list|show|delete — clusters through the controller API.
+// nines cluster create|import|list|show|delete|recover — clusters through the controller API.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { NinesError } from '../../core/errors.ts';
@@ -31,6 +31,12 @@ const help = `Usage: nines cluster <subcommand> [options]
                             replica), repoint the others, switch the endpoint; refused when no loss
                             bound can be proven unless --force (the bound is then reported)
   failovers NAME [ID]       the failover history (phase, candidate, duration, reason), or one with its log
+  recover NAME [--force]    Galera with no member serving (full crash, power loss): examine every node,
+                            bootstrap the most advanced one with its position (same cluster UUID), rejoin
+                            the others by IST. Refused when half the nodes or more cannot be examined, or
+                            when servers run without a Primary component; --force accepts either (a
+                            minority may miss transactions; pc.bootstrap on the most advanced running
+                            node). nines does this by itself when automatic recovery is on.
 
 --wait follows the job: each step and log line as it happens, then the final state.
 
@@ -108,7 +114,7 @@ export const group: CommandGroup = {
   help,
   run: (args) => {
     if (args[0] === 'status') return import('./status.ts').then((m) => m.clusterStatus(args.slice(1)));
-    if (args[0] === 'switchover' || args[0] === 'failover' || args[0] === 'failovers') {
+    if (['switchover', 'failover', 'failovers', 'recover'].includes(args[0] ?? '')) {
       return import('./recovery.ts').then((m) => m.clusterFailover(args));
     }
     const json = args.includes('--json');
@@ -154,7 +160,7 @@ export const group: CommandGroup = {
         }
         default:
           throw new UsageError(
-            `unknown subcommand 'cluster ${sub ?? ''}' (create, import, list, show, status, delete, switchover, failover, failovers)`,
+            `unknown subcommand 'cluster ${sub ?? ''}' (create, import, list, show, status, delete, switchover, failover, failovers, recover)`,
           );
       }
     });

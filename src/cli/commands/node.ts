@@ -1,4 +1,4 @@
-// nines node list|add|remove|rebuild — the nodes of clusters through the controller API.
+// nines node list|add|remove|rebuild|lock|unlock — the nodes of clusters through the controller API.
 import type { CommandGroup } from '../main.ts';
 import { EXIT, UsageError, printJson, printTable } from '../output.ts';
 import { ApiClient, CONNECTION_HELP, CONNECTION_OPTIONS, parseCommand, runCommand } from '../client.ts';
@@ -22,6 +22,10 @@ const help = `Usage: nines node <subcommand> [options]
                                            discard H's data, copy the primary's and replicate from it: the
                                            way back for a former primary that diverged (it wrote what the
                                            new primary never had) or a broken replica
+  lock CLUSTER --host H [--port P] [--reason TEXT]
+                                           self-healing leaves H alone (never starts, repairs or reopens
+                                           it) while you work on it by hand; shown in nines recovery status
+  unlock CLUSTER --host H [--port P]       self-healing looks after H again
 
 --wait follows the job (each step and log line), then prints the final state.
 Exit codes: 0 ok, 1 error, 2 usage, 3 job failed, 4 job cancelled, 5 token refused.
@@ -88,8 +92,46 @@ async function rebuildNode(client: ApiClient, t: Target): Promise<JobView> {
   return res.job;
 }
 
+async function lockNode(
+  client: ApiClient,
+  t: Target,
+  lock: boolean,
+  reason: string | undefined,
+  json: boolean,
+) {
+  const res = await client.request<{ locks: { node: string; reason: string | null; at: string }[] }>(
+    'POST',
+    `/clusters/${encodeURIComponent(t.cluster)}/nodes/${lock ? 'lock' : 'unlock'}`,
+    {
+      host: t.host,
+      ...(t.port !== undefined ? { port: t.port } : {}),
+      ...(reason !== undefined ? { reason } : {}),
+    },
+  );
+  if (json) printJson(res);
+  else if (res.locks.length === 0) console.log(`no node of ${t.cluster} is locked`);
+  else printTable(res.locks, ['node', 'at', 'reason']);
+  return EXIT.OK;
+}
+
+function nodeTarget(
+  sub: string | undefined,
+  cluster: string | undefined,
+  host: string | undefined,
+  port: string | undefined,
+): Target {
+  if (!['add', 'remove', 'rebuild', 'lock', 'unlock'].includes(sub ?? '')) {
+    throw new UsageError(
+      `unknown subcommand 'node ${sub ?? ''}' (list, stats, add, remove, rebuild, lock, unlock)`,
+    );
+  }
+  if (!cluster) throw new UsageError(`node ${sub ?? ''} needs CLUSTER`);
+  if (!host) throw new UsageError(`node ${sub ?? ''} needs --host HOST`);
+  return { cluster, host, port: parsePort(port) };
+}
+
 export const group: CommandGroup = {
-  summary: 'list, add, remove and rebuild nodes',
+  summary: 'list, add, remove, rebuild, lock and unlock nodes',
   help,
   run: (args) => {
     if (args[0] === 'stats') return import('./status.ts').then((m) => m.nodeStats(args.slice(1)));
@@ -104,6 +146,7 @@ export const group: CommandGroup = {
         priority: { type: 'string' },
         force: { type: 'boolean', default: false },
         wait: { type: 'boolean', default: false },
+        reason: { type: 'string' },
       });
       if (values.help) {
         console.log(help);
@@ -118,12 +161,10 @@ export const group: CommandGroup = {
         else printTable(nodes, ['cluster', 'host', 'port', 'role', 'datacenter', 'priority', 'state']);
         return EXIT.OK;
       }
-      if (sub !== 'add' && sub !== 'remove' && sub !== 'rebuild') {
-        throw new UsageError(`unknown subcommand 'node ${sub ?? ''}' (list, stats, add, remove, rebuild)`);
+      const target = nodeTarget(sub, cluster, values.host, values.port);
+      if (sub === 'lock' || sub === 'unlock') {
+        return lockNode(client, target, sub === 'lock', values.reason, json);
       }
-      if (!cluster) throw new UsageError(`node ${sub} needs CLUSTER`);
-      if (!values.host) throw new UsageError(`node ${sub} needs --host HOST`);
-      const target = { cluster, host: values.host, port: parsePort(values.port) };
       const job =
         sub === 'add'
           ? await addNode(client, target, values.datacenter, parsePriority(values.priority))

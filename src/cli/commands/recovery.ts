@@ -54,9 +54,19 @@ interface StatusView {
   running: FailoverView | null;
   last: FailoverView | null;
   nodes: { node: string; state: string; reason: string; since: string }[];
+  locks?: { node: string; reason: string | null; by: string | null; at: string }[];
+}
+
+function printLocks(s: StatusView): void {
+  for (const l of s.locks ?? []) {
+    console.log(
+      `${l.node}: locked since ${l.at}${l.by ? ` by ${l.by}` : ''}${l.reason ? `: ${l.reason}` : ''}`,
+    );
+  }
 }
 
 function printStatus(s: StatusView): void {
+  printLocks(s);
   if (!s.supported) {
     console.log(`${s.cluster}: no failover for this cluster type (every Galera member takes writes)`);
     return;
@@ -144,7 +154,35 @@ async function history(
   return EXIT.OK;
 }
 
-/** nines cluster switchover|failover|failovers ... */
+interface RecoverView {
+  action: string;
+  reason: string;
+  bootstrapped?: string;
+  position?: string;
+  joined?: string[];
+  unexamined?: string[];
+}
+
+/** nines cluster recover NAME [--force]: exit 0 when the cluster serves (recovered or already), 1 otherwise. */
+async function recover(client: ApiClient, base: string, force: boolean, json: boolean): Promise<number> {
+  const { recovery } = await client.request<{ recovery: RecoverView }>('POST', `${base}/recover`, {
+    ...(force ? { force: true } : {}),
+  });
+  if (json) printJson({ recovery });
+  else {
+    console.log(`${recovery.action}: ${recovery.reason}`);
+    if (recovery.bootstrapped)
+      console.log(
+        `bootstrapped ${recovery.bootstrapped}${recovery.position ? ` at ${recovery.position}` : ''}`,
+      );
+    if (recovery.joined?.length) console.log(`rejoined: ${recovery.joined.join(', ')}`);
+    if (recovery.unexamined?.length)
+      console.log(`not examined (host down): ${recovery.unexamined.join(', ')}`);
+  }
+  return recovery.action === 'recovered' || recovery.action === 'serving' ? EXIT.OK : EXIT.FAILURE;
+}
+
+/** nines cluster switchover|failover|failovers|recover ... */
 export function clusterFailover(args: readonly string[]): Promise<number> {
   const json = args.includes('--json');
   return runCommand(json, async () => {
@@ -159,6 +197,7 @@ export function clusterFailover(args: readonly string[]): Promise<number> {
     const client = new ApiClient({ url: values.url, token: values.token, ca: values.ca });
     const base = `/clusters/${encodeURIComponent(name)}`;
     if (sub === 'failovers') return history(client, base, id, json);
+    if (sub === 'recover') return recover(client, base, values.force, json);
     const body =
       sub === 'failover'
         ? { ...(values.to ? { to: values.to } : {}), ...(values.force ? { force: true } : {}) }

@@ -46,6 +46,8 @@ export interface ProxyServerState {
   readonly admin?: string;
   readonly health?: string;
   readonly sessions?: number;
+  /** Galera: a fallback server of the write backend (HAProxy `backup`). */
+  readonly backup?: boolean;
 }
 
 export interface ProxyStates {

@@ -6,6 +6,7 @@ import type { AlarmRepo } from '../alarms/alarm-repo.ts';
 import type { NotifyHub } from '../alarms/notify-hub.ts';
 import type { EventBus } from '../events.ts';
 import type { Logger } from '../logger.ts';
+import type { FailoverRecord } from './recovery-repo.ts';
 
 export interface RecoveryAlarmsDeps {
   readonly alarms: AlarmRepo;
@@ -77,6 +78,24 @@ export class RecoveryAlarms {
       this.d.notify.notifyTransitions([{ kind: 'cleared', alarm: cleared, reason, time: now }]);
     } catch (err) {
       this.d.logger.error({ err, cluster, rule }, 'cannot clear a recovery alarm');
+    }
+  }
+
+  /** A failover ended: the former primary's fenced alarm, or the refusal of an automatic one that aborted. */
+  afterFailover(cluster: string, final: FailoverRecord): void {
+    if (final.phase === 'done') {
+      this.clear(cluster, 'failover-refused', undefined, `${final.kind} ${final.id} done`);
+      if (final.kind === 'failover') {
+        this.raise(
+          cluster,
+          'node-fenced',
+          'warning',
+          `former primary, fenced by failover ${final.id}; nines rejoins it when it answers`,
+          final.oldPrimary,
+        );
+      }
+    } else if (final.phase === 'aborted' && final.trigger === 'automatic') {
+      this.raise(cluster, 'failover-refused', 'critical', final.error?.message ?? 'failover aborted');
     }
   }
 }

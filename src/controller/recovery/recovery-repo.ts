@@ -2,6 +2,7 @@
 // phase advanced only after the phase's step was verified), whether automatic recovery is on per cluster, and the
 // recovery state of nodes (fenced former primaries, diverged ones).
 import { FAILOVER_PHASES, canTransition, isFinal, type FailoverPhase } from '../../core/recovery/phases.ts';
+import { NinesError } from '../../core/errors.ts';
 import type { Db } from '../store/db.ts';
 
 export type FailoverKind = 'failover' | 'switchover';
@@ -36,6 +37,15 @@ export interface FailoverRecord {
   readonly startedAt: number;
   readonly updatedAt: number;
   readonly finishedAt: number | null;
+}
+
+/** `nines node lock`: self-healing leaves the node alone. */
+export interface NodeLock {
+  readonly cluster: string;
+  readonly node: string;
+  readonly reason: string | null;
+  readonly by: string | null;
+  readonly at: number;
 }
 
 export type NodeRecoveryState = 'fenced' | 'diverged';
@@ -160,6 +170,14 @@ export class RecoveryRepo {
   }
 
   /** The cluster's failovers, newest first. */
+  /** Failover `id` of `cluster`; NINES_E_FAILOVER_NOT_FOUND otherwise. */
+  failoverOf(cluster: string, id: number): FailoverRecord {
+    const f = this.getFailover(id);
+    if (!f || f.cluster !== cluster)
+      throw new NinesError('NINES_E_FAILOVER_NOT_FOUND', `${id}`, { context: { cluster, id } });
+    return f;
+  }
+
   listFailovers(cluster: string, limit = 50): FailoverRecord[] {
     return this.db
       .all<FailoverRow>('SELECT * FROM failovers WHERE cluster = ? ORDER BY id DESC LIMIT ?', cluster, limit)
@@ -310,8 +328,39 @@ export class RecoveryRepo {
   }
 
   /** Everything of a deleted cluster. */
+  locks(cluster: string): NodeLock[] {
+    return this.db
+      .all<{
+        cluster: string;
+        node: string;
+        reason: string | null;
+        locked_by: string | null;
+        locked_at: number;
+      }>('SELECT * FROM node_locks WHERE cluster = ? ORDER BY node', cluster)
+      .map((r) => ({ cluster: r.cluster, node: r.node, reason: r.reason, by: r.locked_by, at: r.locked_at }));
+  }
+
+  lock(l: NodeLock): void {
+    this.db.run(
+      `INSERT INTO node_locks (cluster, node, reason, locked_by, locked_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (cluster, node) DO UPDATE SET reason = excluded.reason, locked_by = excluded.locked_by,
+       locked_at = excluded.locked_at`,
+      l.cluster,
+      l.node,
+      l.reason,
+      l.by,
+      l.at,
+    );
+  }
+
+  /** True when there was a lock to remove. */
+  unlock(cluster: string, node: string): boolean {
+    return this.db.run('DELETE FROM node_locks WHERE cluster = ? AND node = ?', cluster, node).changes > 0;
+  }
+
   forget(cluster: string): void {
     this.db.tx(() => {
+      this.db.run('DELETE FROM node_locks WHERE cluster = ?', cluster);
       this.db.run('DELETE FROM failovers WHERE cluster = ?', cluster);
       this.db.run('DELETE FROM recovery_settings WHERE cluster = ?', cluster);
       this.db.run('DELETE FROM node_recovery WHERE cluster = ?', cluster);

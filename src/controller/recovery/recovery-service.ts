@@ -26,7 +26,13 @@ import type { Detection } from '../../core/recovery/detection.ts';
 import { isFinal } from '../../core/recovery/phases.ts';
 import type { FailoverPlan } from '../../core/recovery/plan.ts';
 import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
-import type { Engine, HostAccess, RecoveryContext, ReplicationRecovery } from '../../engines/engine.ts';
+import type {
+  ClusterRecoveryResult,
+  Engine,
+  HostAccess,
+  RecoveryContext,
+  ReplicationRecovery,
+} from '../../engines/engine.ts';
 import { updateEndpoint } from '../../proxies/endpoint.ts';
 import type { NotifyHub } from '../alarms/notify-hub.ts';
 import type { AlarmRepo } from '../alarms/alarm-repo.ts';
@@ -46,6 +52,8 @@ import {
 import { excludedNodes, livePlan } from './live-plan.ts';
 import { RecoveryAlarms } from './recovery-alarms.ts';
 import { RejoinLoop } from './rejoin-loop.ts';
+import { SelfHeal } from './self-heal.ts';
+import { setNodeLock } from './node-locks.ts';
 import { ArmedFences } from './armed-fences.ts';
 import { Announcer, type Announced } from './announce.ts';
 import { cutWriter, preemptWritingJobs } from './actions.ts';
@@ -55,6 +63,7 @@ import {
   RecoveryRepo,
   type FailoverKind,
   type FailoverRecord,
+  type NodeLock,
   type NodeRecoveryRecord,
 } from './recovery-repo.ts';
 
@@ -105,6 +114,8 @@ export interface RecoveryStatus {
   readonly running: FailoverRecord | null;
   readonly last: FailoverRecord | null;
   readonly nodes: readonly NodeRecoveryRecord[];
+  /** Nodes self-healing leaves alone (nines node lock). */
+  readonly locks: readonly NodeLock[];
 }
 
 interface ClusterRecovery extends Announced {
@@ -130,15 +141,12 @@ const STOP_WAIT_MS = 10_000;
 /** After a failed attempt to arm a primary's fence, the next waits this long. */
 const ARM_RETRY_MS = 5000;
 
-function keyOf(n: Pick<NodeSpec, 'host' | 'port'>): string {
-  return nodeKey(n);
-}
-
 export class RecoveryService {
   readonly repo: RecoveryRepo;
   private readonly o: RecoveryServiceOptions;
   private readonly alarms: RecoveryAlarms;
   private readonly rejoins: RejoinLoop;
+  private readonly heal: SelfHeal;
   private readonly armed: ArmedFences;
   private readonly announcer: Announcer;
   private readonly clusters = new Map<string, ClusterRecovery>();
@@ -183,6 +191,21 @@ export class RecoveryService {
       signal: this.stopAll.signal,
       now: this.now,
     });
+    this.heal = new SelfHeal({
+      store: options.store,
+      repo: this.repo,
+      events: options.events,
+      alarms: this.alarms,
+      logger: options.logger,
+      hosts: (spec) => options.hosts(spec),
+      ctx: (spec, log) => this.ctx(spec, this.stopAll.signal, log),
+      enabled: (c) => options.config.enabled && this.repo.enabled(c),
+      failoverRunning: (c) =>
+        this.clusters.get(c)?.running !== undefined || this.clusters.get(c)?.starting === true,
+      verbMs: options.config.timeouts.verbMs,
+      signal: this.stopAll.signal,
+      now: this.now,
+    });
   }
 
   /** Resumes failovers a stopped controller left unfinished; forgets deleted clusters' state. */
@@ -192,6 +215,7 @@ export class RecoveryService {
         this.repo.forget(e.cluster);
         this.clusters.delete(e.cluster);
         this.armed.drop(e.cluster);
+        this.heal.forget(e.cluster);
       }
     });
     for (const f of this.repo.unfinished()) {
@@ -224,7 +248,13 @@ export class RecoveryService {
       timer = setTimeout(() => resolve('late'), STOP_WAIT_MS);
     });
     const outcome = await Promise.race([
-      Promise.allSettled([...running, ...evaluating, this.rejoins.drain(), this.armed.stop()]),
+      Promise.allSettled([
+        ...running,
+        ...evaluating,
+        this.rejoins.drain(),
+        this.armed.stop(),
+        this.heal.drain(),
+      ]),
       late,
     ]);
     clearTimeout(timer);
@@ -295,8 +325,8 @@ export class RecoveryService {
     const fenced = this.fencedNodes(cluster);
     const primaries = this.o.store.inventory
       .listNodes(cluster)
-      .filter((n) => n.role === 'primary' && !fenced.has(keyOf(n)));
-    return primaries.length === 1 ? keyOf(primaries[0] as { host: string; port: number }) : undefined;
+      .filter((n) => n.role === 'primary' && !fenced.has(nodeKey(n)));
+    return primaries.length === 1 ? nodeKey(primaries[0] as { host: string; port: number }) : undefined;
   }
 
   private ctx(spec: ClusterSpec, signal: AbortSignal, log?: (line: string) => void): RecoveryContext {
@@ -309,9 +339,9 @@ export class RecoveryService {
   }
 
   private keepAckBasis(s: ClusterRecovery, snapshot: ClusterSnapshot, primary: string): void {
-    const p = snapshot.nodes.find((n) => keyOf(n) === primary);
+    const p = snapshot.nodes.find((n) => nodeKey(n) === primary);
     if (p?.observation?.reachable === true) {
-      s.ackBasis = new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation]));
+      s.ackBasis = new Map(snapshot.nodes.map((n) => [nodeKey(n), n.observation]));
     }
   }
 
@@ -319,7 +349,9 @@ export class RecoveryService {
     const snapshot = s.snapshot;
     if (!snapshot || !this.o.store.inventory.hasCluster(cluster)) return;
     const spec = this.o.fullSpec(cluster);
-    const recovery = this.recoveryOf(spec);
+    const engine = this.o.engineFor(spec.type);
+    this.heal.pass(spec, engine, snapshot, s.proxies, this.primaryOf(cluster));
+    const recovery = engine.recovery;
     if (!recovery) return;
     await this.rejoins.pass(spec, recovery, snapshot, s.running !== undefined);
     const primary = this.primaryOf(cluster);
@@ -332,7 +364,7 @@ export class RecoveryService {
       spec,
       recovery,
       snapshot,
-      observations: new Map(snapshot.nodes.map((n) => [keyOf(n), n.observation])),
+      observations: new Map(snapshot.nodes.map((n) => [nodeKey(n), n.observation])),
       excluded: excludedNodes(this.repo.nodeStates(cluster), snapshot, this.now()),
       primary,
       maxApplyBacklogSeconds: Math.ceil(this.o.config.timeouts.catchUpMs / 1000),
@@ -349,13 +381,13 @@ export class RecoveryService {
       signal: this.stopAll.signal,
       now: this.now,
     });
-    const primarySnap = snapshot.nodes.find((n) => keyOf(n) === primary);
+    const primarySnap = snapshot.nodes.find((n) => nodeKey(n) === primary);
     // How commits were acknowledged is taken from the last tick the primary was seen healthy by everyone: once
     // trouble starts (a partition, say), the replicas' and the primary's own view of who acknowledges fades
     // before the failure is declared.
     if (detection.action === 'healthy') {
       this.keepAckBasis(s, snapshot, primary);
-      const node = spec.nodes.find((n) => keyOf(n) === primary);
+      const node = spec.nodes.find((n) => nodeKey(n) === primary);
       if (node) this.armed.keep(spec, recovery, node);
     }
     this.announcer.settle(spec, s, detection);
@@ -497,7 +529,7 @@ export class RecoveryService {
       cutWriter: (server, sig) => cutWriter(spec, hosts, server, sig, this.o.config.portCheckMs),
       fenceWhenAnswers: (node) => this.rejoins.fenceWhenAnswers(spec, recovery, node),
       fireArmedFence: (node) => {
-        if (this.armed.fire(spec, node)) this.log(spec.name, `${keyOf(node)}: armed fence fired`);
+        if (this.armed.fire(spec, node)) this.log(spec.name, `${nodeKey(node)}: armed fence fired`);
       },
       signal,
       now: this.now,
@@ -506,25 +538,7 @@ export class RecoveryService {
     const done = executor
       .run()
       .then((final) => {
-        if (final.phase === 'done') {
-          this.alarms.clear(cluster, 'failover-refused', undefined, `${final.kind} ${final.id} done`);
-          if (final.kind === 'failover') {
-            this.alarms.raise(
-              cluster,
-              'node-fenced',
-              'warning',
-              `former primary, fenced by failover ${final.id}; nines rejoins it when it answers`,
-              final.oldPrimary,
-            );
-          }
-        } else if (final.phase === 'aborted' && final.trigger === 'automatic') {
-          this.alarms.raise(
-            cluster,
-            'failover-refused',
-            'critical',
-            final.error?.message ?? 'failover aborted',
-          );
-        }
+        this.alarms.afterFailover(cluster, final);
         return final;
       })
       .catch((err: unknown) => {
@@ -560,7 +574,19 @@ export class RecoveryService {
       running: last && !isFinal(last.phase) ? last : null,
       last,
       nodes: this.repo.nodeStates(cluster),
+      locks: this.repo.locks(cluster),
     };
+  }
+
+  /** `nines node lock|unlock`: self-healing leaves a locked node alone. */
+  setLock(cluster: string, node: NodeSpec, locked: boolean, o: { reason?: string; by?: string | null }) {
+    return setNodeLock({ repo: this.repo, events: this.o.events, now: this.now() }, cluster, node, locked, o);
+  }
+
+  /** `nines cluster recover`: a full-cluster recovery now (Galera), forced or not. */
+  recoverCluster(cluster: string, force: boolean): Promise<ClusterRecoveryResult> {
+    const spec = this.o.fullSpec(cluster);
+    return this.heal.recoverCluster(spec, this.o.engineFor(spec.type), force);
   }
 
   setEnabled(cluster: string, enabled: boolean, by: string | null): RecoveryStatus {
@@ -619,10 +645,7 @@ export class RecoveryService {
   }
 
   getFailover(cluster: string, id: number): FailoverRecord {
-    const f = this.repo.getFailover(id);
-    if (!f || f.cluster !== cluster)
-      throw new NinesError('NINES_E_FAILOVER_NOT_FOUND', `${id}`, { context: { cluster, id } });
-    return f;
+    return this.repo.failoverOf(cluster, id);
   }
 
   listFailovers(cluster: string, limit = 50): FailoverRecord[] {
@@ -640,26 +663,15 @@ export class RecoveryService {
     const recovery = this.recoveryOf(spec);
     if (!recovery) throw new NinesError('NINES_E_FAILOVER_UNSUPPORTED', spec.type);
     const primaryKey = this.primaryOf(cluster);
-    const primary = spec.nodes.find((n) => keyOf(n) === primaryKey);
+    const primary = spec.nodes.find((n) => nodeKey(n) === primaryKey);
     if (!primary) throw new NinesError('NINES_E_NO_PRIMARY', `cluster ${cluster}`);
-    if (keyOf(primary) === keyOf(node)) {
+    if (nodeKey(primary) === nodeKey(node)) {
       throw new NinesError(
         'NINES_E_INVALID_ARGUMENT',
-        `${keyOf(node)} is the primary: nothing to rebuild it from`,
+        `${nodeKey(node)} is the primary: nothing to rebuild it from`,
       );
     }
     await recovery.rebuild(this.ctx(spec, signal, log), node, primary);
-    this.repo.clearNodeState(cluster, keyOf(node));
-    this.o.store.inventory.updateNode(cluster, node, { role: 'replica', state: 'ok' });
-    this.alarms.clear(cluster, 'node-diverged', keyOf(node), 'rebuilt');
-    this.alarms.clear(cluster, 'node-fenced', keyOf(node), 'rebuilt');
-    this.o.events.emit({
-      cluster,
-      type: 'node.rebuilt',
-      severity: 'info',
-      message: `${keyOf(node)} rebuilt from ${keyOf(primary)} and replicating`,
-      data: { node: keyOf(node), primary: keyOf(primary) },
-    });
-    await this.rejoins.refreshEndpoint(spec);
+    await this.rejoins.rebuilt(spec, node, primary);
   }
 }

@@ -263,6 +263,23 @@ export class RejoinLoop {
     });
   }
 
+  /** `nines node rebuild` re-cloned `node` from `primary`: its recovery state and alarms go, the endpoint takes it. */
+  async rebuilt(spec: ClusterSpec, node: NodeSpec, primary: NodeSpec): Promise<void> {
+    const key = nodeKey(node);
+    this.d.repo.clearNodeState(spec.name, key);
+    this.d.inventory.updateNode(spec.name, node, { role: 'replica', state: 'ok' });
+    this.d.alarms.clear(spec.name, 'node-diverged', key, 'rebuilt');
+    this.d.alarms.clear(spec.name, 'node-fenced', key, 'rebuilt');
+    this.d.events.emit({
+      cluster: spec.name,
+      type: 'node.rebuilt',
+      severity: 'info',
+      message: `${key} rebuilt from ${nodeKey(primary)} and replicating`,
+      data: { node: key, primary: nodeKey(primary) },
+    });
+    await this.refreshEndpoint(spec);
+  }
+
   /** The endpoint after a node came back (rejoined, rebuilt): its read backend takes it again. */
   async refreshEndpoint(spec: ClusterSpec): Promise<void> {
     if (!spec.endpoint) return;

@@ -2,7 +2,7 @@
 // node --to names. Each throws the error the operator sees, with what to do.
 import { NinesError } from '../../core/errors.ts';
 import { nodeKey, type ClusterSnapshot } from '../../core/monitor/observation.ts';
-import type { ClusterSpec } from '../../core/spec.ts';
+import type { ClusterSpec, NodeSpec } from '../../core/spec.ts';
 import type { FailoverKind } from './recovery-repo.ts';
 
 export interface RequestState {
@@ -54,4 +54,21 @@ export function resolveTarget(spec: ClusterSpec, to: string, primary: string): s
   if (k === primary)
     throw new NinesError('NINES_E_INVALID_ARGUMENT', `${k} is already the primary of ${spec.name}`);
   return k;
+}
+
+/** The spec node HOST or HOST:PORT names (with `port` when given apart); NINES_E_NODE_NOT_FOUND otherwise. */
+export function specNode(spec: ClusterSpec, host: string, port?: number): NodeSpec {
+  const n = spec.nodes.find(
+    (x) => (x.host === host && (port === undefined || x.port === port)) || nodeKey(x) === host,
+  );
+  if (!n) {
+    throw new NinesError(
+      'NINES_E_NODE_NOT_FOUND',
+      `${host}${port ? `:${port}` : ''} in cluster ${spec.name}`,
+      {
+        context: { cluster: spec.name, node: host },
+      },
+    );
+  }
+  return n;
 }

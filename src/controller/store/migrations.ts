@@ -231,4 +231,18 @@ export const MIGRATIONS: readonly ((db: DatabaseSync) => void)[] = [
       );
     `);
   },
+  // 5: self-healing (issue 10): nodes an operator locked (`nines node lock`: nines never starts, stops or repairs
+  // them until unlocked).
+  (db) => {
+    db.exec(`
+      CREATE TABLE node_locks (
+        cluster TEXT NOT NULL,
+        node TEXT NOT NULL,                  -- host:port
+        reason TEXT,
+        locked_by TEXT,
+        locked_at INTEGER NOT NULL,
+        PRIMARY KEY (cluster, node)
+      );
+    `);
+  },
 ];

@@ -54,6 +54,8 @@ export const EXTERNAL_ALARM_RULES = [
   'failover-failed',
   'node-fenced',
   'node-diverged',
+  'node-start-failed',
+  'galera-recovery-refused',
 ] as const;
 export type ExternalAlarmRule = (typeof EXTERNAL_ALARM_RULES)[number];
 export type AlarmRuleId = (typeof ALARM_RULES)[number] | ExternalAlarmRule;

@@ -101,3 +101,68 @@ export function decideGaleraStart(facts: readonly GaleraNodeFacts[]): StartPlan 
     reason: `no node runs; ${addr(best.node)} has the most advanced position (${pos.uuid}:${pos.seqno})`,
   };
 }
+
+/** A full-crash recovery's plan: decideGaleraStart's, or a forced pc.bootstrap of a live non-Primary node. */
+export type RecoveryPlan =
+  StartPlan | { readonly action: 'pc-bootstrap'; readonly node: NodeSpec; readonly reason: string };
+
+export interface GaleraRecoveryInput {
+  /** The nodes whose host answered, in spec order (running or not, their grastate / recovered position). */
+  readonly examined: readonly GaleraNodeFacts[];
+  /** The nodes whose host could not be asked. */
+  readonly unexamined: readonly NodeSpec[];
+  /** `nines cluster recover --force`: an operator accepts a minority examination or a live non-Primary. */
+  readonly force: boolean;
+}
+
+/**
+ * Pure decision of a Galera recovery when no node serves. Never a new cluster (a node without cluster state is
+ * never bootstrapped: that is what a deploy does); never a bootstrap when half or more of the nodes could not be
+ * examined (a Primary component may run among them, out of our sight) nor next to running non-Primary nodes —
+ * unless forced; then decideGaleraStart on what was examined (the most advanced node, with its position).
+ */
+export function decideGaleraRecovery(input: GaleraRecoveryInput): RecoveryPlan {
+  const { examined, unexamined, force } = input;
+  const total = examined.length + unexamined.length;
+  const primary = examined.find((f) => f.state?.clusterStatus === 'Primary');
+  if (primary)
+    return { action: 'join', via: primary.node, reason: `${addr(primary.node)} runs in a Primary component` };
+  const down = unexamined.map(addr).join(', ');
+  if (examined.length * 2 <= total && !force) {
+    return {
+      action: 'refuse',
+      reason: `only ${examined.length} of ${total} nodes could be examined (${down} did not answer): a Primary component may run among them; bring their hosts back, or force with nines cluster recover --force`,
+    };
+  }
+  const running = examined.filter((f) => f.running);
+  if (running.length > 0) {
+    const names = running.map((f) => addr(f.node)).join(', ');
+    if (!force) {
+      return {
+        action: 'refuse',
+        reason: `${names} run(s) without a Primary component (non-Primary): bootstrapping would make a second cluster next to them; force with nines cluster recover --force (pc.bootstrap on the most advanced)`,
+      };
+    }
+    const best = [...running].sort(
+      (a, b) => (b.state?.lastCommitted ?? -1) - (a.state?.lastCommitted ?? -1),
+    )[0] as GaleraNodeFacts;
+    return {
+      action: 'pc-bootstrap',
+      node: best.node,
+      reason: `forced: ${addr(best.node)} is the most advanced running node (seqno ${best.state?.lastCommitted ?? 'unknown'}); its component is made Primary`,
+    };
+  }
+  if (!examined.some(hasHistory)) {
+    return {
+      action: 'refuse',
+      reason: `no examined node holds cluster state (grastate.dat): there is nothing to recover, and a recovery never creates a new cluster`,
+    };
+  }
+  const plan = decideGaleraStart(examined.filter(hasHistory));
+  if (plan.action !== 'bootstrap') return plan;
+  const missing = unexamined.length > 0 ? `; ${down} could not be examined and rejoin when back` : '';
+  return {
+    ...plan,
+    reason: `${plan.reason}${force && examined.length * 2 <= total ? ' (forced)' : ''}${missing}`,
+  };
+}

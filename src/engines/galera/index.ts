@@ -6,6 +6,8 @@ import { discoverGalera } from './discover.ts';
 import { addGaleraNode, removeGaleraNode } from './nodes.ts';
 import { openGaleraProbe } from './probe.ts';
 import { openGaleraQueryInsight } from './queries.ts';
+import { galeraServer } from './node-server.ts';
+import { galeraClusterRestart } from './recover.ts';
 
 export const galeraEngine: Engine = {
   type: 'galera',
@@ -17,9 +19,11 @@ export const galeraEngine: Engine = {
   removeNode: removeGaleraNode,
   openProbe: openGaleraProbe,
   openQueryInsight: openGaleraQueryInsight,
+  server: galeraServer,
+  clusterRestart: galeraClusterRestart,
 };
 
-export { decideGaleraStart } from './bootstrap.ts';
+export { decideGaleraRecovery, decideGaleraStart } from './bootstrap.ts';
 export type { GaleraNodeFacts, StartPlan } from './bootstrap.ts';
 export { classifyGalera } from './discover.ts';
 export type { GaleraObservation } from './discover.ts';

@@ -7,6 +7,7 @@ import { addReplicationNode, removeReplicationNode } from './nodes.ts';
 import { openReplicationProbe } from './probe.ts';
 import { openReplicationQueryInsight } from './queries.ts';
 import { mariadbRecovery } from './recovery.ts';
+import { mariadbServer } from './node-server.ts';
 
 export const mariadbReplicationEngine: Engine = {
   type: 'mariadb-replication',
@@ -19,6 +20,7 @@ export const mariadbReplicationEngine: Engine = {
   openProbe: openReplicationProbe,
   openQueryInsight: openReplicationQueryInsight,
   recovery: mariadbRecovery,
+  server: mariadbServer,
 };
 
 export { mariadbRecovery } from './recovery.ts';

@@ -9,6 +9,7 @@ import { addNode, removeNode } from './nodes.ts';
 import { openPostgresProbe } from './probe.ts';
 import { openPostgresQueryInsight } from './queries.ts';
 import { postgresRecovery } from './recovery.ts';
+import { postgresServer } from './node-server.ts';
 
 export const postgresEngine: Engine & {
   /** controllerAddress goes into pg_hba.conf (admin and monitor users); without it those lines are omitted. */
@@ -26,6 +27,7 @@ export const postgresEngine: Engine & {
   openProbe: openPostgresProbe,
   openQueryInsight: openPostgresQueryInsight,
   recovery: postgresRecovery,
+  server: postgresServer,
 };
 
 export { connectSql, withSql, sqlError } from './sql.ts';

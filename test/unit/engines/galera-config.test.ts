@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateSpec, type ClusterSpec, type NodeSpec } from '../../../src/core/spec.ts';
 import { galeraEngine } from '../../../src/engines/galera/index.ts';
+import { GALERA_EVS_OPTIONS } from '../../../src/engines/galera/config.ts';
 
 function spec(
   options: Record<string, unknown> = {},
@@ -52,7 +53,7 @@ wsrep_cluster_address = gcomm://10.0.0.11,10.0.0.12,10.0.0.13
 wsrep_node_address = 10.0.0.12
 wsrep_node_name = 10.0.0.12
 wsrep_sst_method = ${sst}
-wsrep_provider_options = gcache.size=${gcache}
+wsrep_provider_options = "gcache.size=${gcache}; ${GALERA_EVS_OPTIONS}"
 wsrep_slave_threads = 2
 innodb_autoinc_lock_mode = 2
 innodb_flush_log_at_trx_commit = 2
