@@ -46,10 +46,16 @@ const STATUS_FN = [
   '}',
 ].join('\n');
 
+// Two starts at once (self-healing and an operator, say) must not launch two daemons: a lock per pidfile, and
+// inside it the status again (a daemon another start launched meanwhile is left alone). The daemon does not
+// inherit the lock's descriptor.
 const START_SCRIPT = [
+  STATUS_FN,
   'set -e',
   'pidfile=$1; log=$2; cwd=$3; user=$4; argv0=$5; shift 5',
   'mkdir -p -- "$(dirname -- "$pidfile")" "$(dirname -- "$log")"',
+  'if command -v flock >/dev/null 2>&1; then exec 9>"$pidfile.lock"; flock -w 30 9; fi',
+  'case "$(svc_status "$pidfile")" in running*|starting*) exit 0;; esac',
   'rm -f -- "$pidfile"',
   'printf "%s" "$argv0" > "$pidfile.cmd"',
   'cd -- "$cwd"',
@@ -57,7 +63,7 @@ const START_SCRIPT = [
   '  gid=$(id -g -- "$user")',
   '  set -- setpriv --reuid="$user" --regid="$gid" --init-groups -- "$@"',
   'fi',
-  'setsid -f sh -c \'echo "$$" > "$0"; exec "$@"\' "$pidfile" "$@" </dev/null >>"$log" 2>&1',
+  'setsid -f sh -c \'echo "$$" > "$0"; exec "$@"\' "$pidfile" "$@" </dev/null >>"$log" 2>&1 9>&-',
 ].join('\n');
 
 const STOP_SCRIPT = [

@@ -187,12 +187,19 @@ export async function service(
     });
   } catch (err) {
     if (!isNinesError(err, 'NINES_E_COMMAND_FAILED')) throw err;
+    // Started meanwhile by someone else (self-healing and an operator at once): what was asked is true.
+    if (action === 'start' && (await runningNow(ex, spec))) return;
     const log = await logTail(ex, paths);
     throw new NinesError('NINES_E_SERVICE', `${action} PostgreSQL on ${ex.host}: ${log || err.message}`, {
       cause: err,
       context: { host: ex.host, action, logFile: paths.logFile },
     });
   }
+}
+
+async function runningNow(ex: Executor, spec: ClusterSpec): Promise<boolean> {
+  const r = await ex.exec(probeArgv(spec.version, 0), { check: false, timeoutMs: 20_000 }).catch(() => null);
+  return r !== null && parseProbe(r.stdout).running;
 }
 
 const STALE_PID_SCRIPT = String.raw`
