@@ -116,3 +116,19 @@ export class StreamCollector {
 export function tail(text: string, maxChars = 2000): string {
   return text.length <= maxChars ? text : `...${text.slice(-maxChars)}`;
 }
+
+/**
+ * The line of a server log that says why it stopped: the last `[ERROR]` line (MariaDB), `FATAL:`/`PANIC:`
+ * (PostgreSQL), else the last non-empty line. Pure.
+ */
+export function lastErrorLine(log: string): string {
+  const lines = log
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  // MariaDB's "[ERROR] Aborting" only says that it stopped, not why.
+  const bad = lines.filter(
+    (l) => /\[ERROR\]|\bFATAL:|\bPANIC:|\bERROR:/.test(l) && !/\[ERROR\] Aborting\s*$/.test(l),
+  );
+  return bad.at(-1) ?? lines.at(-1) ?? '';
+}

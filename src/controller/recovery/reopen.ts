@@ -32,16 +32,21 @@ export class Reopener {
     recovery: ReplicationRecovery,
     snapshot: ClusterSnapshot,
     primary: string,
-    o: { readonly enabled: boolean; readonly failoverRunning: boolean; readonly locked: boolean },
+    o: { readonly enabled: boolean; readonly failoverRunning: boolean; locked(): boolean },
   ): void {
     const p = snapshot.nodes.find((n) => nodeKey(n) === primary)?.observation;
     if (p?.reachable !== true || this.busy.has(spec.name)) return;
     const others = snapshot.nodes.filter((n) => nodeKey(n) !== primary);
-    const readOnly = p.readOnly === true;
-    const times = readOnly ? (this.seen.get(spec.name) ?? 0) + 1 : 0;
+    if (p.readOnly !== true) {
+      // Writable (the usual case, every snapshot): nothing to decide, nothing to read from the store.
+      this.seen.set(spec.name, 0);
+      this.said.delete(spec.name);
+      return;
+    }
+    const times = (this.seen.get(spec.name) ?? 0) + 1;
     this.seen.set(spec.name, times);
     const decision = decideReopen({
-      primaryReadOnly: readOnly,
+      primaryReadOnly: true,
       primaryReplicates: p.replication !== undefined,
       othersWritable: others
         .filter((n) => n.observation?.reachable === true && n.observation.readOnly === false)
@@ -51,7 +56,7 @@ export class Reopener {
       enabled: o.enabled,
       maintenance: inMaintenance(snapshot.maintenance, snapshot.time),
       failoverRunning: o.failoverRunning,
-      locked: o.locked,
+      locked: o.locked(),
       seenTimes: times,
     });
     if (decision.action === 'none') {

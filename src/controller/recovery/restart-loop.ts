@@ -62,6 +62,13 @@ export class RestartLoop {
   pass(spec: ClusterSpec, engine: Engine, snapshot: ClusterSnapshot): void {
     const server = engine.server;
     if (!server) return;
+    const answers = (node: NodeSpec): boolean =>
+      snapshot.nodes.find((n) => nodeKey(n) === nodeKey(node))?.observation?.reachable === true;
+    // The common case, every node answering: forget what was pending, without reading the store.
+    if (spec.nodes.every(answers)) {
+      for (const node of spec.nodes) this.back(spec, nodeKey(node), `${spec.name}/${nodeKey(node)}`);
+      return;
+    }
     const fenced = new Set(this.d.repo.nodeStates(spec.name).map((n) => n.node));
     const locked = new Set(this.d.repo.locks(spec.name).map((l) => l.node));
     const roles = new Map(this.d.inventory.listNodes(spec.name).map((n) => [nodeKey(n), n.role]));

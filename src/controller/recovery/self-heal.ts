@@ -92,7 +92,7 @@ export class SelfHeal {
       this.reopener.pass(spec, engine.recovery, snapshot, primary, {
         enabled: this.d.enabled(spec.name),
         failoverRunning: this.d.failoverRunning(spec.name),
-        locked: this.d.repo.locks(spec.name).some((l) => l.node === primary),
+        locked: () => this.d.repo.locks(spec.name).some((l) => l.node === primary),
       });
     }
   }

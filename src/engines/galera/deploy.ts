@@ -72,9 +72,9 @@ function healthWhy(s: GaleraState | undefined): string {
   return `${s.clusterStatus}, ${s.localState}, cluster size ${s.clusterSize}`;
 }
 
-/** Waits until the node is a Synced member of a Primary component. */
+/** Waits until the node is a Synced member of a Primary component (deploy, self-healing, cluster recovery). */
 export async function waitSynced(
-  ctx: EngineContext,
+  ctx: Pick<EngineContext, 'hosts' | 'signal'>,
   node: NodeSpec,
   timeoutMs: number,
 ): Promise<GaleraState> {

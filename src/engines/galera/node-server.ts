@@ -3,15 +3,15 @@
 // component by IST when the donor's gcache still holds what it missed, and by SST only when not. The controller
 // starts a member only while another one is Synced in a Primary component (needsServingPeer).
 import { untilAborted } from '../../core/abort.ts';
-import { NinesError } from '../../core/errors.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { Executor } from '../../hosts/executor.ts';
 import type { NodeServer, RecoveryContext, ServerRole } from '../engine.ts';
 import { PATHS } from '../mysql/config.ts';
-import { serverRunning, startServer } from '../mysql/host.ts';
-import { boundedSignal, executorFor, mysqlRunning, startFailure } from '../mysql/node-server.ts';
-import { galeraHealthy } from '../mysql/observe.ts';
-import { localGaleraState, readGrastate, recoverPosition } from './status.ts';
+import { startServer } from '../mysql/host.ts';
+import { boundedSignal, mysqlRunning, startFailure } from '../mysql/node-server.ts';
+import { executorOf } from '../mysql/prepare.ts';
+import { waitSynced } from './deploy.ts';
+import { readGrastate, recoverPosition } from './status.ts';
 
 /** How a joiner got its state, from its error log since it started. Pure. */
 export function stateTransfer(log: string): 'IST' | 'SST' | 'none' {
@@ -45,30 +45,13 @@ export async function lastPosition(ex: Executor, signal: AbortSignal): Promise<s
   return r ? `${r.uuid}:${r.seqno}` : undefined;
 }
 
-async function waitSynced(ex: Executor, node: NodeSpec, signal: AbortSignal): Promise<void> {
-  let last = 'not answering yet';
-  while (!signal.aborted) {
-    if (!(await serverRunning(ex))) {
-      throw new NinesError('NINES_E_SERVICE', `${node.host}:${node.port}: mariadbd stopped while joining`);
-    }
-    const s = await localGaleraState(ex, signal).catch(() => undefined);
-    if (s && galeraHealthy(s)) return;
-    if (s) last = `${s.clusterStatus}, ${s.localState}`;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new NinesError(
-    'NINES_E_COMMAND_TIMEOUT',
-    `${node.host}:${node.port} did not become Synced (${last})`,
-  );
-}
-
 async function start(
   ctx: RecoveryContext,
   node: NodeSpec,
   _role: ServerRole,
   timeoutMs: number,
 ): Promise<string> {
-  const ex = executorFor(ctx, node);
+  const ex = executorOf(ctx, node);
   const began = Date.now();
   const signal = boundedSignal(ctx, timeoutMs);
   const offset = await logSize(ex);
@@ -79,7 +62,10 @@ async function start(
       startServer(ex, { extraArgs, readyTimeoutMs: Math.max(1000, timeoutMs - (Date.now() - began)) }),
       signal,
     );
-    await untilAborted(waitSynced(ex, node, signal), signal);
+    await untilAborted(
+      waitSynced({ hosts: ctx.hosts, signal }, node, Math.max(1000, timeoutMs - (Date.now() - began))),
+      signal,
+    );
   } catch (err) {
     throw await startFailure(ex, node, err);
   }

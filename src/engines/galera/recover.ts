@@ -4,13 +4,15 @@
 // the most advanced node with its start position (the cluster keeps its UUID), then start the others with their
 // own positions so they rejoin by IST. Every host call is bounded; a host that does not answer is "unexamined".
 import { untilAborted } from '../../core/abort.ts';
-import { NinesError, toNinesError } from '../../core/errors.ts';
+import { toNinesError } from '../../core/errors.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { ClusterRecoveryResult, ClusterRestart, RecoveryContext } from '../engine.ts';
 import { serverRunning, serviceManager, startServer } from '../mysql/host.ts';
-import { boundedSignal, executorFor, startFailure } from '../mysql/node-server.ts';
+import { boundedSignal, startFailure } from '../mysql/node-server.ts';
+import { executorOf } from '../mysql/prepare.ts';
 import { rootSql } from '../mysql/root-sql.ts';
 import { decideGaleraRecovery, type GaleraNodeFacts } from './bootstrap.ts';
+import { waitSynced } from './deploy.ts';
 import { galeraServer } from './node-server.ts';
 import { localGaleraState, markSafeToBootstrap, readGrastate, recoverPosition } from './status.ts';
 
@@ -19,7 +21,7 @@ const addr = (n: NodeSpec): string => `${n.host}:${n.port}`;
 const EXAMINE_MS = 8000;
 
 async function examine(ctx: RecoveryContext, node: NodeSpec): Promise<GaleraNodeFacts> {
-  const ex = executorFor(ctx, node);
+  const ex = executorOf(ctx, node);
   const signal = boundedSignal(ctx, EXAMINE_MS);
   return untilAborted(
     (async (): Promise<GaleraNodeFacts> => {
@@ -40,7 +42,7 @@ async function examine(ctx: RecoveryContext, node: NodeSpec): Promise<GaleraNode
 }
 
 async function bootstrap(ctx: RecoveryContext, node: NodeSpec, position: string | undefined, ms: number) {
-  const ex = executorFor(ctx, node);
+  const ex = executorOf(ctx, node);
   const signal = boundedSignal(ctx, ms);
   await markSafeToBootstrap(ex);
   try {
@@ -50,13 +52,7 @@ async function bootstrap(ctx: RecoveryContext, node: NodeSpec, position: string 
       const extraArgs = ['--wsrep-new-cluster', ...(position ? [`--wsrep-start-position=${position}`] : [])];
       await untilAborted(startServer(ex, { extraArgs, readyTimeoutMs: ms }), signal);
     }
-    for (;;) {
-      const s = await localGaleraState(ex, signal).catch(() => undefined);
-      if (s?.clusterStatus === 'Primary' && s.localState === 'Synced') return;
-      if (signal.aborted)
-        throw new NinesError('NINES_E_COMMAND_TIMEOUT', `${addr(node)} not Primary in time`);
-      await new Promise((r) => setTimeout(r, 150));
-    }
+    await untilAborted(waitSynced({ hosts: ctx.hosts, signal }, node, ms), signal);
   } catch (err) {
     throw await startFailure(ex, node, err);
   }
@@ -100,7 +96,7 @@ async function recover(
     };
   }
   if (plan.action === 'pc-bootstrap') {
-    await rootSql(executorFor(ctx, plan.node), "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES';\n", {
+    await rootSql(executorOf(ctx, plan.node), "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES';\n", {
       timeoutMs: left(),
       signal: ctx.signal,
     });

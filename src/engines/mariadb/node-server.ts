@@ -5,7 +5,8 @@ import { untilAborted } from '../../core/abort.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { NodeServer, RecoveryContext, ServerRole } from '../engine.ts';
 import { startServer } from '../mysql/host.ts';
-import { boundedSignal, executorFor, mysqlRunning, startFailure } from '../mysql/node-server.ts';
+import { boundedSignal, mysqlRunning, startFailure } from '../mysql/node-server.ts';
+import { executorOf } from '../mysql/prepare.ts';
 import { replicaStatus } from './replication.ts';
 
 async function start(
@@ -14,7 +15,7 @@ async function start(
   role: ServerRole,
   timeoutMs: number,
 ): Promise<string> {
-  const ex = executorFor(ctx, node);
+  const ex = executorOf(ctx, node);
   const began = Date.now();
   const signal = boundedSignal(ctx, timeoutMs);
   try {

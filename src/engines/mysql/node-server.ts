@@ -4,17 +4,15 @@ import { untilAborted } from '../../core/abort.ts';
 import { NinesError, toNinesError } from '../../core/errors.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { Executor } from '../../hosts/executor.ts';
+import { lastErrorLine } from '../../hosts/output.ts';
 import type { RecoveryContext } from '../engine.ts';
 import { PATHS } from './config.ts';
 import { errorLogTail, serverRunning } from './host.ts';
+import { executorOf } from './prepare.ts';
 
 /** A signal that fires at the end of `timeoutMs` or when the context is aborted. */
 export function boundedSignal(ctx: RecoveryContext, timeoutMs: number): AbortSignal {
   return AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)))]);
-}
-
-export function executorFor(ctx: RecoveryContext, node: NodeSpec): Executor {
-  return ctx.hosts.executor(node.host);
 }
 
 /** Whether nines' mariadbd runs on the node's host; throws when the host does not answer in time. */
@@ -23,23 +21,7 @@ export async function mysqlRunning(
   node: NodeSpec,
   timeoutMs: number,
 ): Promise<boolean> {
-  return untilAborted(serverRunning(executorFor(ctx, node)), boundedSignal(ctx, timeoutMs));
-}
-
-/**
- * The line of a server log that says why it stopped: the last `[ERROR]` line (MariaDB), `FATAL:`/`PANIC:`
- * (PostgreSQL), else the last non-empty line. Pure.
- */
-export function lastErrorLine(log: string): string {
-  const lines = log
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  // "[ERROR] Aborting" and "database system is shut down" only say that it stopped, not why.
-  const bad = lines.filter(
-    (l) => /\[ERROR\]|\bFATAL:|\bPANIC:|\bERROR:/.test(l) && !/\[ERROR\] Aborting\s*$/.test(l),
-  );
-  return bad.at(-1) ?? lines.at(-1) ?? '';
+  return untilAborted(serverRunning(executorOf(ctx, node)), boundedSignal(ctx, timeoutMs));
 }
 
 /** NINES_E_SERVICE for a server that did not start, with the error-log line that says why. */

@@ -7,7 +7,7 @@ import type { Executor } from '../../hosts/executor.ts';
 import type { ConfigFile, EngineContext } from '../engine.ts';
 import { checkPort, checkReachable, ensurePackages, initDatadir, writeConfigFiles } from './host.ts';
 
-export function executorOf(ctx: EngineContext, node: Pick<NodeSpec, 'host'>): Executor {
+export function executorOf(ctx: Pick<EngineContext, 'hosts'>, node: Pick<NodeSpec, 'host'>): Executor {
   return ctx.hosts.executor(node.host);
 }
 

@@ -6,20 +6,17 @@ import { untilAborted } from '../../core/abort.ts';
 import { NinesError, toNinesError } from '../../core/errors.ts';
 import type { NodeSpec } from '../../core/spec.ts';
 import type { NodeServer, RecoveryContext, ServerRole } from '../engine.ts';
-import { lastErrorLine } from '../mysql/node-server.ts';
+import { lastErrorLine } from '../../hosts/output.ts';
 import { pgPaths } from './config.ts';
 import { standbySignalArgv } from './recovery-commands.ts';
+import { budget } from './recovery-steps.ts';
 import { logTail, probeArgv, parseProbe, psql, service } from './server.ts';
-
-function bounded(ctx: RecoveryContext, timeoutMs: number): AbortSignal {
-  return AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)))]);
-}
 
 async function probe(ctx: RecoveryContext, node: NodeSpec, timeoutMs: number) {
   const ex = ctx.hosts.executor(node.host);
   const r = await ex.exec(probeArgv(ctx.spec.version, node.port), {
     timeoutMs,
-    signal: bounded(ctx, timeoutMs),
+    signal: budget(ctx, timeoutMs).signal,
   });
   return parseProbe(r.stdout);
 }
@@ -32,7 +29,7 @@ async function start(
 ): Promise<string> {
   const ex = ctx.hosts.executor(node.host);
   const began = Date.now();
-  const signal = bounded(ctx, timeoutMs);
+  const signal = budget(ctx, timeoutMs).signal;
   const p = await probe(ctx, node, Math.min(5000, timeoutMs));
   if (p.running) return 'postgres already runs';
   if (!p.dataExists) {

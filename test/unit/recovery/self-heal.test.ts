@@ -20,7 +20,7 @@ import {
 } from '../../../src/core/recovery/galera-writer.ts';
 import type { ClusterSnapshot, NodeSnapshot } from '../../../src/core/monitor/observation.ts';
 import { decideGaleraRecovery, type GaleraNodeFacts } from '../../../src/engines/galera/bootstrap.ts';
-import { lastErrorLine } from '../../../src/engines/mysql/node-server.ts';
+import { lastErrorLine } from '../../../src/hosts/output.ts';
 import { stateTransfer } from '../../../src/engines/galera/node-server.ts';
 import type { NodeSpec } from '../../../src/core/spec.ts';
 
